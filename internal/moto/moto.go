@@ -1,0 +1,349 @@
+// Package moto starts moto's S3 server (a local fake of Amazon S3 written in
+// Python) for tests, on a free port of 127.0.0.1.
+//
+// The Python interpreter is taken from the environment variable
+// PIPES_PYTHON or else from .venv/bin/python at the module root (the
+// directory of go.mod, found by walking up from the working directory).
+// scripts/test.sh creates that virtual environment. When no interpreter with
+// moto is found the test is skipped, unless PIPES_E2E=1 is set, in which
+// case it fails.
+//
+// Typical use:
+//
+//	srv := moto.Start(t)            // stopped by t.Cleanup
+//	srv.CreateBucket(t, "pipes")
+//	client := srv.Client(t)          // *s3.Client on the server
+//
+// A test binary that wants one server for all its tests calls [Shared] in
+// each test and stops it from TestMain with [RunTests].
+package moto
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// Credentials and region the server accepts (moto accepts any); they are
+// what [Server.Env] and [Server.Client] use.
+const (
+	AccessKeyID     = "testing"
+	SecretAccessKey = "testing"
+	Region          = "us-east-1"
+)
+
+// startTimeout bounds how long the server may take to answer after launch
+// (importing moto is slow on a small machine).
+const startTimeout = 60 * time.Second
+
+// Server is a running moto server.
+type Server struct {
+	// Endpoint is the server's base URL, such as http://127.0.0.1:41234.
+	Endpoint string
+	// Python is the interpreter that runs it.
+	Python string
+
+	cmd    *exec.Cmd
+	stderr *lockedBuffer
+	exited chan struct{}
+	once   sync.Once
+}
+
+// Start launches a moto server for the test and stops it when the test and
+// its subtests have finished. It skips the test when Python or moto is not
+// available (fails instead when PIPES_E2E=1).
+func Start(t testing.TB) *Server {
+	t.Helper()
+	srv, err := Launch()
+	if err != nil {
+		skipOrFail(t, err)
+	}
+	t.Cleanup(srv.Stop)
+	return srv
+}
+
+var shared struct {
+	mu  sync.Mutex
+	srv *Server
+	err error
+}
+
+// Shared returns a server shared by all the tests of the test binary,
+// starting it on first use. Reset it (or use distinct buckets) to keep
+// tests apart. Call [RunTests] from TestMain to stop it at the end; the
+// server also dies with the test process on Linux.
+func Shared(t testing.TB) *Server {
+	t.Helper()
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.srv == nil && shared.err == nil {
+		shared.srv, shared.err = Launch()
+	}
+	if shared.err != nil {
+		skipOrFail(t, shared.err)
+	}
+	return shared.srv
+}
+
+// RunTests runs the tests of m and then stops the server started by
+// [Shared], if any. Use it as: func TestMain(m *testing.M) { os.Exit(moto.RunTests(m)) }.
+func RunTests(m *testing.M) int {
+	code := m.Run()
+	shared.mu.Lock()
+	if shared.srv != nil {
+		shared.srv.Stop()
+	}
+	shared.mu.Unlock()
+	return code
+}
+
+// ErrUnavailable is wrapped by the error of [Launch] when there is no Python
+// interpreter with moto.
+var ErrUnavailable = errors.New("moto server unavailable")
+
+func skipOrFail(t testing.TB, err error) {
+	t.Helper()
+	if errors.Is(err, ErrUnavailable) && os.Getenv("PIPES_E2E") != "1" {
+		t.Skipf("%v (run scripts/test.sh to create .venv with moto[server], or set PIPES_PYTHON; set PIPES_E2E=1 to make this a failure)", err)
+	}
+	t.Fatalf("moto: %v", err)
+}
+
+// Python returns the interpreter to use: $PIPES_PYTHON, else
+// .venv/bin/python at the module root.
+func Python() (string, error) {
+	if p := os.Getenv("PIPES_PYTHON"); p != "" {
+		return p, nil
+	}
+	root, err := ModuleRoot()
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(root, ".venv", "bin", "python")
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("%w: no PIPES_PYTHON and no %s", ErrUnavailable, p)
+	}
+	return p, nil
+}
+
+// ModuleRoot returns the nearest directory at or above the working
+// directory that holds a go.mod file.
+func ModuleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("moto: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Launch starts a server outside of a test; the caller must call Stop. Its
+// error wraps [ErrUnavailable] when Python or moto is missing.
+func Launch() (*Server, error) {
+	python, err := Python()
+	if err != nil {
+		return nil, err
+	}
+	var lastErr error
+	// The free port can be taken between our probe and moto's bind: try a
+	// few ports.
+	for range 3 {
+		srv, err := launchOn(python)
+		if err == nil {
+			return srv, nil
+		}
+		lastErr = err
+		if errors.Is(err, ErrUnavailable) {
+			break
+		}
+	}
+	return nil, lastErr
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func launchOn(python string) (*Server, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(python, "-m", "moto.server", "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1")
+	stderr := &lockedBuffer{}
+	cmd.Stdout = stderr
+	cmd.Stderr = stderr
+	setDeathSignal(cmd)
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("%w: cannot run %s: %v", ErrUnavailable, python, err)
+	}
+	srv := &Server{
+		Endpoint: "http://127.0.0.1:" + strconv.Itoa(port),
+		Python:   python,
+		cmd:      cmd,
+		stderr:   stderr,
+		exited:   make(chan struct{}),
+	}
+	go func() {
+		_ = cmd.Wait()
+		close(srv.exited)
+	}()
+	if err := srv.waitReady(); err != nil {
+		srv.Stop()
+		return nil, err
+	}
+	return srv, nil
+}
+
+func (s *Server) waitReady() error {
+	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(startTimeout)
+	for time.Now().Before(deadline) {
+		select {
+		case <-s.exited:
+			out := s.stderr.String()
+			if strings.Contains(out, "No module named") {
+				return fmt.Errorf("%w: %s cannot import moto's server: %s", ErrUnavailable, s.Python, lastLine(out))
+			}
+			return fmt.Errorf("moto server exited before answering: %s", out)
+		default:
+		}
+		resp, err := client.Get(s.Endpoint + "/moto-api/")
+		if err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("moto server did not answer on %s within %v: %s", s.Endpoint, startTimeout, s.stderr.String())
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+// Stop kills the server and waits for it to exit. It may be called more
+// than once.
+func (s *Server) Stop() {
+	s.once.Do(func() {
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+	})
+}
+
+// Output returns what the server printed so far (its request log), for
+// debugging a failed test.
+func (s *Server) Output() string { return s.stderr.String() }
+
+// Reset empties the server: every bucket and object is removed.
+func (s *Server) Reset(t testing.TB) {
+	t.Helper()
+	resp, err := http.Post(s.Endpoint+"/moto-api/reset", "application/json", nil)
+	if err != nil {
+		t.Fatalf("moto: reset: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("moto: reset: %s", resp.Status)
+	}
+}
+
+// Env returns the environment variables that point an AWS SDK (Go or
+// boto3) at the server: AWS_ENDPOINT_URL, static credentials and region,
+// as "KEY=value" strings for exec.Cmd.Env.
+func (s *Server) Env() []string {
+	return []string{
+		"AWS_ENDPOINT_URL=" + s.Endpoint,
+		"AWS_ACCESS_KEY_ID=" + AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + SecretAccessKey,
+		"AWS_REGION=" + Region,
+		"AWS_DEFAULT_REGION=" + Region,
+	}
+}
+
+// Client returns an S3 client for the server (path-style addressing,
+// static test credentials). optFns are applied last, so a test can change
+// the endpoint (to go through a proxy, say) or the retryer.
+func (s *Server) Client(t testing.TB, optFns ...func(*s3.Options)) *s3.Client {
+	t.Helper()
+	return NewClient(s.Endpoint, optFns...)
+}
+
+// NewClient returns an S3 client for a moto server (or a proxy in front of
+// one) at endpoint.
+func NewClient(endpoint string, optFns ...func(*s3.Options)) *s3.Client {
+	opts := []func(*s3.Options){func(o *s3.Options) {
+		o.BaseEndpoint = aws.String(endpoint)
+		o.UsePathStyle = true
+	}}
+	return s3.New(s3.Options{
+		Region:      Region,
+		Credentials: credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""),
+	}, append(opts, optFns...)...)
+}
+
+// CreateBucket creates a bucket on the server.
+func (s *Server) CreateBucket(t testing.TB, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := s.Client(t).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
+		t.Fatalf("moto: create bucket %q: %v", name, err)
+	}
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	// Keep the tail only: moto logs every request.
+	if b.buf.Len() > 1<<20 {
+		tail := append([]byte(nil), b.buf.Bytes()[b.buf.Len()-1<<19:]...)
+		b.buf.Reset()
+		b.buf.Write(tail)
+	}
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
