@@ -1,0 +1,95 @@
+package pipes
+
+import (
+	"bytes"
+	"compress/zlib"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// EncodeParam encodes a bootstrap value the way Dagster does: JSON, then zlib
+// (RFC 1950), then standard base64 with padding. Floats keep a decimal point
+// so that Python reads them back as floats.
+func EncodeParam(value any) (string, error) {
+	raw, err := appendJSON(nil, value)
+	if err != nil {
+		return "", newError(ErrInvalidValue,
+			"Invalid type for parameter `value` of `encode_param`. Expected a JSON-serializable type, got `%T`: %v", value, err)
+	}
+	var buf bytes.Buffer
+	zw := zlib.NewWriter(&buf)
+	if _, err := zw.Write(raw); err != nil {
+		return "", err
+	}
+	if err := zw.Close(); err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(buf.Bytes()), nil
+}
+
+// DecodeParam decodes a bootstrap value made by Dagster (or by [EncodeParam]):
+// base64, then zlib, then JSON. Like Python's decoder it skips characters
+// outside the base64 alphabet, and it also accepts a value whose padding was
+// stripped. JSON numbers are returned as [json.Number] so that large integers
+// stay exact; objects are map[string]any and arrays []any.
+func DecodeParam(value string) (any, error) {
+	compressed, err := decodeLenientBase64(value)
+	if err != nil {
+		return nil, fmt.Errorf("decode param: base64: %w", err)
+	}
+	zr, err := zlib.NewReader(bytes.NewReader(compressed))
+	if err != nil {
+		return nil, fmt.Errorf("decode param: zlib: %w", err)
+	}
+	raw, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, fmt.Errorf("decode param: zlib: %w", err)
+	}
+	v, err := decodeJSON(raw)
+	if err != nil {
+		return nil, fmt.Errorf("decode param: json: %w", err)
+	}
+	return v, nil
+}
+
+// EncodeEnvVar is an alias of [EncodeParam].
+//
+// Deprecated: use EncodeParam; the reference keeps this name only until its 2.0.
+func EncodeEnvVar(value any) (string, error) { return EncodeParam(value) }
+
+// DecodeEnvVar is an alias of [DecodeParam].
+//
+// Deprecated: use DecodeParam; the reference keeps this name only until its 2.0.
+func DecodeEnvVar(value string) (any, error) { return DecodeParam(value) }
+
+func decodeLenientBase64(s string) ([]byte, error) {
+	clean := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '+', r == '/':
+			return r
+		}
+		return -1
+	}, s)
+	if clean == "" {
+		return nil, fmt.Errorf("empty value")
+	}
+	return base64.RawStdEncoding.DecodeString(clean)
+}
+
+// decodeJSON decodes one JSON value with numbers kept as json.Number and
+// rejects trailing data.
+func decodeJSON(raw []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("unexpected data after the JSON value")
+	}
+	return v, nil
+}

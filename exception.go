@@ -1,0 +1,191 @@
+package pipes
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"runtime"
+	"strings"
+)
+
+// Exception is an error as Dagster records it: the payload of the closed
+// message of a failed job (the reference's PipesException). All five fields
+// are always sent.
+type Exception struct {
+	// Name is the Go type of the error, such as "*fs.PathError".
+	Name string `json:"name"`
+	// Message is the error's text.
+	Message string `json:"message"`
+	// Stack has one entry per frame, innermost last, in the layout Python
+	// uses: `  File "/src/main.go", line 42, in main.run` + "\n".
+	Stack []string `json:"stack"`
+	// Cause is the error this one wraps ([errors.Unwrap]); for an error
+	// that wraps several ([errors.Join]), the first of them.
+	Cause *Exception `json:"cause"`
+	// Context holds, for an error that wraps several, the others.
+	Context *Exception `json:"context"`
+}
+
+// maxExceptionDepth bounds how deep a chain of wrapped errors is followed.
+const maxExceptionDepth = 32
+
+// NewException converts err, with the chain of errors it wraps, into the
+// form Dagster records. The stack is the one recorded by [WithStack] or,
+// for a [*PanicError], where the panic happened; it is nil otherwise (Run
+// and CloseWithError then fill in where the error was received).
+func NewException(err error) *Exception {
+	return newException(err, 0)
+}
+
+func newException(err error, depth int) *Exception {
+	if err == nil {
+		return nil
+	}
+	if se, ok := err.(*stackError); ok {
+		// WithStack is transparent: the exception is the wrapped error's,
+		// with the recorded stack.
+		exc := newException(se.err, depth)
+		exc.Stack = formatStack(se.stack)
+		return exc
+	}
+	exc := &Exception{Name: errorName(err), Message: err.Error(), Stack: []string{}}
+	if pcs := stackOf(err); pcs != nil {
+		exc.Stack = formatStack(pcs)
+	}
+	if depth >= maxExceptionDepth {
+		return exc
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		exc.Cause = newException(u.Unwrap(), depth+1)
+	case interface{ Unwrap() []error }:
+		errs := u.Unwrap()
+		if len(errs) > 0 {
+			exc.Cause = newException(errs[0], depth+1)
+		}
+		switch rest := errs[min(1, len(errs)):]; len(rest) {
+		case 0:
+		case 1:
+			exc.Context = newException(rest[0], depth+1)
+		default:
+			exc.Context = newException(errors.Join(rest...), depth+1)
+		}
+	}
+	return exc
+}
+
+// errorName names an error by its Go type; a panic with a value that is not
+// an error is named "panic".
+func errorName(err error) string {
+	var pe *PanicError
+	if errors.As(err, &pe) && pe == err {
+		if inner, ok := pe.Value.(error); ok {
+			return reflect.TypeOf(inner).String()
+		}
+		return "panic"
+	}
+	return reflect.TypeOf(err).String()
+}
+
+// PanicError is the error [Run] returns when the job panicked. Value is what
+// was passed to panic; the stack is where the panic happened.
+type PanicError struct {
+	Value any
+	stack []uintptr
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
+
+// Unwrap returns the panic value if it is an error.
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
+}
+
+// StackCallers returns the program counters of the panicking goroutine.
+func (e *PanicError) StackCallers() []uintptr { return e.stack }
+
+// newPanicError is called from the deferred function that recovered; the
+// stack then still holds the frames that led to the panic.
+func newPanicError(v any) *PanicError {
+	pcs := make([]uintptr, 64)
+	n := runtime.Callers(3, pcs)
+	pcs = pcs[:n]
+	// Drop the runtime's panic machinery: start after runtime.gopanic.
+	frames := runtime.CallersFrames(pcs)
+	for i := 0; ; i++ {
+		f, more := frames.Next()
+		if f.Function == "runtime.gopanic" {
+			pcs = pcs[i+1:]
+			break
+		}
+		if !more {
+			break
+		}
+	}
+	return &PanicError{Value: v, stack: pcs}
+}
+
+// stackError carries the stack recorded by WithStack.
+type stackError struct {
+	err   error
+	stack []uintptr
+}
+
+func (e *stackError) Error() string              { return e.err.Error() }
+func (e *stackError) Unwrap() error              { return e.err }
+func (e *stackError) StackCallers() []uintptr    { return e.stack }
+func (e *stackError) Format(s fmt.State, v rune) { fmt.Fprintf(s, fmt.FormatString(s, v), e.err) }
+
+// WithStack records the caller's stack on err, so that the exception Dagster
+// shows for it points where the error was made rather than where it was
+// returned. It returns nil for a nil err. The result matches err with
+// [errors.Is] and [errors.As].
+func WithStack(err error) error {
+	if err == nil {
+		return nil
+	}
+	pcs := make([]uintptr, 64)
+	n := runtime.Callers(2, pcs)
+	return &stackError{err: err, stack: pcs[:n]}
+}
+
+type stackCaller interface{ StackCallers() []uintptr }
+
+// stackOf returns the stack recorded on err itself (not on errors it wraps:
+// those get their own entry in the cause chain).
+func stackOf(err error) []uintptr {
+	if s, ok := err.(stackCaller); ok {
+		return s.StackCallers()
+	}
+	return nil
+}
+
+func callerStack(skip int) []string {
+	pcs := make([]uintptr, 64)
+	n := runtime.Callers(skip+1, pcs)
+	return formatStack(pcs[:n])
+}
+
+// formatStack writes frames outermost first, as Python tracebacks do, and
+// leaves out the Go runtime's own frames.
+func formatStack(pcs []uintptr) []string {
+	var out []string
+	frames := runtime.CallersFrames(pcs)
+	for {
+		f, more := frames.Next()
+		if f.Function != "" && !strings.HasPrefix(f.Function, "runtime.") {
+			out = append(out, fmt.Sprintf("  File \"%s\", line %d, in %s\n", f.File, f.Line, f.Function))
+		}
+		if !more {
+			break
+		}
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	if out == nil {
+		out = []string{}
+	}
+	return out
+}

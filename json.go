@@ -1,0 +1,322 @@
+package pipes
+
+import (
+	"encoding"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// This file holds the append-style JSON encoder used for everything this
+// package writes. It differs from encoding/json in the ways the protocol
+// needs: a Go float always carries a decimal point or an exponent (so that
+// Python reads 1.0 as a float, not an int), NaN and infinities are errors
+// that name where they were found, and map keys are sorted. Values it does
+// not know (structs, custom types) go through encoding/json.
+
+var errUnsupportedFloat = errors.New("NaN and infinite floats cannot be represented in JSON")
+
+// appendJSON appends the JSON encoding of v to dst.
+func appendJSON(dst []byte, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case nil:
+		return append(dst, "null"...), nil
+	case string:
+		return appendString(dst, x), nil
+	case bool:
+		return strconv.AppendBool(dst, x), nil
+	case int:
+		return strconv.AppendInt(dst, int64(x), 10), nil
+	case int64:
+		return strconv.AppendInt(dst, x, 10), nil
+	case int32:
+		return strconv.AppendInt(dst, int64(x), 10), nil
+	case int16:
+		return strconv.AppendInt(dst, int64(x), 10), nil
+	case int8:
+		return strconv.AppendInt(dst, int64(x), 10), nil
+	case uint:
+		return strconv.AppendUint(dst, uint64(x), 10), nil
+	case uint64:
+		return strconv.AppendUint(dst, x, 10), nil
+	case uint32:
+		return strconv.AppendUint(dst, uint64(x), 10), nil
+	case uint16:
+		return strconv.AppendUint(dst, uint64(x), 10), nil
+	case uint8:
+		return strconv.AppendUint(dst, uint64(x), 10), nil
+	case float64:
+		return appendFloat(dst, x, 64)
+	case float32:
+		return appendFloat(dst, float64(x), 32)
+	case json.Number:
+		if !json.Valid([]byte(x)) {
+			return dst, fmt.Errorf("json.Number %q is not a valid JSON number", string(x))
+		}
+		return append(dst, x...), nil
+	case json.RawMessage:
+		if !json.Valid(x) {
+			return dst, fmt.Errorf("json.RawMessage is not valid JSON")
+		}
+		return append(dst, x...), nil
+	case map[string]any:
+		return appendStringMap(dst, x)
+	case []any:
+		dst = append(dst, '[')
+		for i, e := range x {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			var err error
+			if dst, err = appendJSON(dst, e); err != nil {
+				return dst, fmt.Errorf("[%d]: %w", i, err)
+			}
+		}
+		return append(dst, ']'), nil
+	case []string:
+		dst = append(dst, '[')
+		for i, e := range x {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, e)
+		}
+		return append(dst, ']'), nil
+	case map[string]string:
+		keys := sortedKeys(x)
+		dst = append(dst, '{')
+		for i, k := range keys {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, k)
+			dst = append(dst, ':')
+			dst = appendString(dst, x[k])
+		}
+		return append(dst, '}'), nil
+	case time.Time:
+		// A time is written the way encoding/json writes it (RFC 3339).
+		return appendString(dst, x.Format(time.RFC3339Nano)), nil
+	case MetadataValue:
+		return x.appendJSON(dst)
+	case json.Marshaler:
+		return appendMarshaler(dst, x)
+	case encoding.TextMarshaler:
+		text, err := x.MarshalText()
+		if err != nil {
+			return dst, err
+		}
+		return appendString(dst, string(text)), nil
+	}
+	return appendReflect(dst, reflect.ValueOf(v))
+}
+
+func appendMarshaler(dst []byte, m json.Marshaler) ([]byte, error) {
+	if rv := reflect.ValueOf(m); rv.Kind() == reflect.Pointer && rv.IsNil() {
+		return append(dst, "null"...), nil
+	}
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, raw...), nil
+}
+
+// appendReflect handles named and composite types the fast path does not:
+// slices, arrays, maps with string keys, pointers, and named basic types.
+// Structs go through encoding/json so that their tags are honoured.
+func appendReflect(dst []byte, rv reflect.Value) ([]byte, error) {
+	switch rv.Kind() {
+	case reflect.Invalid:
+		return append(dst, "null"...), nil
+	case reflect.Pointer, reflect.Interface:
+		if rv.IsNil() {
+			return append(dst, "null"...), nil
+		}
+		return appendJSON(dst, rv.Elem().Interface())
+	case reflect.String:
+		return appendString(dst, rv.String()), nil
+	case reflect.Bool:
+		return strconv.AppendBool(dst, rv.Bool()), nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return strconv.AppendInt(dst, rv.Int(), 10), nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return strconv.AppendUint(dst, rv.Uint(), 10), nil
+	case reflect.Float32:
+		return appendFloat(dst, rv.Float(), 32)
+	case reflect.Float64:
+		return appendFloat(dst, rv.Float(), 64)
+	case reflect.Slice:
+		if rv.IsNil() {
+			return append(dst, "null"...), nil
+		}
+		if rv.Type().Elem().Kind() == reflect.Uint8 {
+			// []byte is base64 text, as encoding/json writes it.
+			raw, err := json.Marshal(rv.Interface())
+			if err != nil {
+				return dst, err
+			}
+			return append(dst, raw...), nil
+		}
+		fallthrough
+	case reflect.Array:
+		dst = append(dst, '[')
+		for i := range rv.Len() {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			var err error
+			if dst, err = appendJSON(dst, rv.Index(i).Interface()); err != nil {
+				return dst, fmt.Errorf("[%d]: %w", i, err)
+			}
+		}
+		return append(dst, ']'), nil
+	case reflect.Map:
+		if rv.IsNil() {
+			return append(dst, "null"...), nil
+		}
+		if rv.Type().Key().Kind() != reflect.String {
+			return dst, fmt.Errorf("map with %s keys cannot be encoded as a JSON object: keys must be strings", rv.Type().Key())
+		}
+		keys := rv.MapKeys()
+		slices.SortFunc(keys, func(a, b reflect.Value) int {
+			if a.String() < b.String() {
+				return -1
+			}
+			if a.String() > b.String() {
+				return 1
+			}
+			return 0
+		})
+		dst = append(dst, '{')
+		for i, k := range keys {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, k.String())
+			dst = append(dst, ':')
+			var err error
+			if dst, err = appendJSON(dst, rv.MapIndex(k).Interface()); err != nil {
+				return dst, fmt.Errorf("%q: %w", k.String(), err)
+			}
+		}
+		return append(dst, '}'), nil
+	case reflect.Struct:
+		raw, err := json.Marshal(rv.Interface())
+		if err != nil {
+			return dst, err
+		}
+		return append(dst, raw...), nil
+	}
+	return dst, fmt.Errorf("a value of type %s cannot be encoded as JSON", rv.Type())
+}
+
+func appendStringMap(dst []byte, m map[string]any) ([]byte, error) {
+	if m == nil {
+		return append(dst, "null"...), nil
+	}
+	keys := sortedKeys(m)
+	dst = append(dst, '{')
+	for i, k := range keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, k)
+		dst = append(dst, ':')
+		var err error
+		if dst, err = appendJSON(dst, m[k]); err != nil {
+			return dst, fmt.Errorf("%q: %w", k, err)
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// appendFloat writes f so that Python's json module reads it back as a float.
+func appendFloat(dst []byte, f float64, bits int) ([]byte, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return dst, fmt.Errorf("%v: %w", f, errUnsupportedFloat)
+	}
+	start := len(dst)
+	dst = strconv.AppendFloat(dst, f, 'g', -1, bits)
+	for _, c := range dst[start:] {
+		if c == '.' || c == 'e' {
+			return dst, nil
+		}
+	}
+	return append(dst, '.', '0'), nil
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD, as
+// in encoding/json; U+2028 and U+2029 are escaped so the line stays one line
+// for every JSON-lines reader.
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	dst = appendStringContent(dst, s)
+	return append(dst, '"')
+}
+
+// appendStringContent appends s escaped for the inside of a JSON string.
+func appendStringContent[S ~string | ~[]byte](dst []byte, s S) []byte {
+	start := 0
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			if b >= 0x20 && b != '"' && b != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '"', '\\':
+				dst = append(dst, '\\', b)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		var head [utf8.UTFMax]byte
+		n := copy(head[:], s[i:])
+		r, size := utf8.DecodeRune(head[:n])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	return append(dst, s[start:]...)
+}

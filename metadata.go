@@ -1,0 +1,375 @@
+package pipes
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// MetadataType is the type string of a metadata value on the wire. Dagster
+// turns each into the matching MetadataValue class.
+type MetadataType string
+
+// The 17 metadata types of the protocol.
+const (
+	// MetadataInfer lets Dagster infer the type from the JSON value: a string
+	// becomes text, a number with a decimal point float, any other number int,
+	// a bool bool, an object or array json, null null.
+	MetadataInfer              MetadataType = "__infer__"
+	MetadataText               MetadataType = "text"
+	MetadataURL                MetadataType = "url"
+	MetadataPath               MetadataType = "path"
+	MetadataNotebook           MetadataType = "notebook"
+	MetadataJSON               MetadataType = "json"
+	MetadataMarkdown           MetadataType = "md"
+	MetadataFloat              MetadataType = "float"
+	MetadataInt                MetadataType = "int"
+	MetadataBool               MetadataType = "bool"
+	MetadataDagsterRun         MetadataType = "dagster_run"
+	MetadataAsset              MetadataType = "asset"
+	MetadataNull               MetadataType = "null"
+	MetadataTable              MetadataType = "table"
+	MetadataTableSchema        MetadataType = "table_schema"
+	MetadataTableColumnLineage MetadataType = "table_column_lineage"
+	MetadataTimestamp          MetadataType = "timestamp"
+)
+
+// MetadataTypes lists every metadata type the protocol defines.
+var MetadataTypes = []MetadataType{
+	MetadataInfer, MetadataText, MetadataURL, MetadataPath, MetadataNotebook, MetadataJSON,
+	MetadataMarkdown, MetadataFloat, MetadataInt, MetadataBool, MetadataDagsterRun, MetadataAsset,
+	MetadataNull, MetadataTable, MetadataTableSchema, MetadataTableColumnLineage, MetadataTimestamp,
+}
+
+// Valid reports whether t is one of the protocol's metadata types.
+func (t MetadataType) Valid() bool { return slices.Contains(MetadataTypes, t) }
+
+// Metadata maps metadata labels to values. A value is either a
+// [MetadataValue] (made by one of the typed constructors such as [Text],
+// [Int] or [TableValue]) or a plain Go value (string, bool, any integer or
+// float, nil, a slice, a map with string keys), which is sent as
+// [MetadataInfer] and typed by Dagster.
+type Metadata map[string]any
+
+// MetadataValue is one typed metadata value, sent as
+// {"raw_value": Raw, "type": Type}.
+type MetadataValue struct {
+	Type MetadataType
+	// Raw is the raw value as Dagster expects it for Type; see the typed
+	// constructors for the shape each type takes.
+	Raw any
+}
+
+func (v MetadataValue) appendJSON(dst []byte) ([]byte, error) {
+	dst = append(dst, `{"raw_value":`...)
+	var err error
+	if dst, err = appendJSON(dst, v.Raw); err != nil {
+		return dst, err
+	}
+	dst = append(dst, `,"type":`...)
+	dst = appendString(dst, string(v.Type))
+	return append(dst, '}'), nil
+}
+
+// MarshalJSON encodes v as Dagster reads it.
+func (v MetadataValue) MarshalJSON() ([]byte, error) { return v.appendJSON(nil) }
+
+// Infer wraps any JSON value to be typed by Dagster (see [MetadataInfer]).
+func Infer(v any) MetadataValue { return MetadataValue{MetadataInfer, v} }
+
+// Text is a plain-text metadata value.
+func Text(s string) MetadataValue { return MetadataValue{MetadataText, s} }
+
+// URL is a metadata value shown as a link.
+func URL(s string) MetadataValue { return MetadataValue{MetadataURL, s} }
+
+// Path is a file-system path metadata value.
+func Path(s string) MetadataValue { return MetadataValue{MetadataPath, s} }
+
+// Notebook is the path of a notebook, shown by Dagster with a notebook viewer.
+func Notebook(s string) MetadataValue { return MetadataValue{MetadataNotebook, s} }
+
+// JSON is a JSON metadata value: v must encode as a JSON object or array
+// (a map, slice, or struct).
+func JSON(v any) MetadataValue { return MetadataValue{MetadataJSON, v} }
+
+// Markdown is a Markdown metadata value.
+func Markdown(s string) MetadataValue { return MetadataValue{MetadataMarkdown, s} }
+
+// Float is a float metadata value; it is always sent with a decimal point.
+func Float(f float64) MetadataValue { return MetadataValue{MetadataFloat, f} }
+
+// Int is an integer metadata value.
+func Int(i int64) MetadataValue { return MetadataValue{MetadataInt, i} }
+
+// Bool is a boolean metadata value.
+func Bool(b bool) MetadataValue { return MetadataValue{MetadataBool, b} }
+
+// DagsterRun is the id of a Dagster run, shown as a link to that run.
+func DagsterRun(runID string) MetadataValue { return MetadataValue{MetadataDagsterRun, runID} }
+
+// Asset is an asset key (parts joined by "/"), shown as a link to the asset.
+func Asset(key string) MetadataValue { return MetadataValue{MetadataAsset, key} }
+
+// Null is the null metadata value.
+func Null() MetadataValue { return MetadataValue{MetadataNull, nil} }
+
+// Timestamp is a point in time, sent as float seconds since the Unix epoch.
+func Timestamp(t time.Time) MetadataValue {
+	return MetadataValue{MetadataTimestamp, float64(t.UnixNano()) / 1e9}
+}
+
+// TableValue is a table metadata value: rows with a schema.
+func TableValue(t Table) MetadataValue { return MetadataValue{MetadataTable, t} }
+
+// TableSchemaValue is a table-schema metadata value.
+func TableSchemaValue(s TableSchema) MetadataValue { return MetadataValue{MetadataTableSchema, s} }
+
+// ColumnLineage is a column-lineage metadata value.
+func ColumnLineage(l TableColumnLineage) MetadataValue {
+	return MetadataValue{MetadataTableColumnLineage, l}
+}
+
+// Table is the value of a table metadata entry.
+type Table struct {
+	// Records are the rows: column name to a string, number, bool or nil.
+	Records []map[string]any
+	// Schema describes the columns.
+	Schema []TableColumn
+}
+
+// TableSchema is the value of a table_schema metadata entry.
+type TableSchema struct {
+	Columns []TableColumn
+}
+
+// TableColumn describes one column of a table.
+type TableColumn struct {
+	Name string
+	// Type is a free-form type name such as "string" or "int".
+	Type        string
+	Description string            // optional
+	Tags        map[string]string // optional
+	// Constraints is optional; nil means Dagster's defaults (nullable, not unique).
+	Constraints *TableColumnConstraints
+}
+
+// TableColumnConstraints are constraints on the values of a column.
+type TableColumnConstraints struct {
+	Nullable bool
+	Unique   bool
+	Other    []string
+}
+
+// TableColumnLineage maps each column of an asset to the upstream columns it
+// is computed from.
+type TableColumnLineage struct {
+	DepsByColumn map[string][]TableColumnDep
+}
+
+// TableColumnDep names one upstream column.
+type TableColumnDep struct {
+	// AssetKey is the upstream asset's key, parts joined by "/".
+	AssetKey   string
+	ColumnName string
+}
+
+func (t Table) appendRaw(dst []byte) ([]byte, error) {
+	dst = append(dst, `{"records":[`...)
+	for i, rec := range t.Records {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		var err error
+		if dst, err = appendStringMap(dst, rec); err != nil {
+			return dst, fmt.Errorf("records[%d]: %w", i, err)
+		}
+	}
+	dst = append(dst, `],"schema":`...)
+	dst = appendColumns(dst, t.Schema)
+	return append(dst, '}'), nil
+}
+
+func (s TableSchema) appendRaw(dst []byte) []byte {
+	dst = append(dst, `{"columns":`...)
+	dst = appendColumns(dst, s.Columns)
+	return append(dst, '}')
+}
+
+func appendColumns(dst []byte, cols []TableColumn) []byte {
+	dst = append(dst, '[')
+	for i, c := range cols {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"name":`...)
+		dst = appendString(dst, c.Name)
+		dst = append(dst, `,"type":`...)
+		dst = appendString(dst, c.Type)
+		if c.Description != "" {
+			dst = append(dst, `,"description":`...)
+			dst = appendString(dst, c.Description)
+		}
+		if len(c.Tags) > 0 {
+			dst = append(dst, `,"tags":`...)
+			dst, _ = appendJSON(dst, c.Tags) // map[string]string cannot fail
+		}
+		if k := c.Constraints; k != nil {
+			dst = append(dst, `,"constraints":{"nullable":`...)
+			dst = appendBool(dst, k.Nullable)
+			dst = append(dst, `,"unique":`...)
+			dst = appendBool(dst, k.Unique)
+			dst = append(dst, `,"other":`...)
+			other := k.Other
+			if other == nil {
+				other = []string{}
+			}
+			dst, _ = appendJSON(dst, other)
+			dst = append(dst, '}')
+		}
+		dst = append(dst, '}')
+	}
+	return append(dst, ']')
+}
+
+func (l TableColumnLineage) appendRaw(dst []byte) []byte {
+	dst = append(dst, `{"deps_by_column":{`...)
+	for i, col := range sortedKeys(l.DepsByColumn) {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, col)
+		dst = append(dst, ":["...)
+		for j, dep := range l.DepsByColumn[col] {
+			if j > 0 {
+				dst = append(dst, ',')
+			}
+			// Dagster coerces the asset key; a list of parts keeps
+			// multi-part keys intact.
+			dst = append(dst, `{"asset_key":`...)
+			dst, _ = appendJSON(dst, AssetKeyPath(dep.AssetKey))
+			dst = append(dst, `,"column_name":`...)
+			dst = appendString(dst, dep.ColumnName)
+			dst = append(dst, '}')
+		}
+		dst = append(dst, ']')
+	}
+	return append(dst, "}}"...)
+}
+
+func appendBool(dst []byte, b bool) []byte {
+	if b {
+		return append(dst, "true"...)
+	}
+	return append(dst, "false"...)
+}
+
+// MarshalJSON encodes t as Dagster's raw table value.
+func (t Table) MarshalJSON() ([]byte, error) { return t.appendRaw(nil) }
+
+// MarshalJSON encodes s as Dagster's raw table-schema value.
+func (s TableSchema) MarshalJSON() ([]byte, error) { return s.appendRaw(nil), nil }
+
+// MarshalJSON encodes l as Dagster's raw column-lineage value.
+func (l TableColumnLineage) MarshalJSON() ([]byte, error) { return l.appendRaw(nil), nil }
+
+// AssetKeyPath splits an escaped asset-key string into its parts: "/"
+// separates parts and a backslash escapes the next character ("a\/b/c" is
+// ["a/b", "c"]). It mirrors Dagster's AssetKey.from_escaped_user_string.
+func AssetKeyPath(key string) []string {
+	parts := []string{}
+	var cur strings.Builder
+	escaped := false
+	for _, r := range key {
+		switch {
+		case escaped:
+			cur.WriteRune(r)
+			escaped = false
+		case r == '\\':
+			escaped = true
+		case r == '/':
+			parts = append(parts, cur.String())
+			cur.Reset()
+		default:
+			cur.WriteRune(r)
+		}
+	}
+	return append(parts, cur.String())
+}
+
+// appendMetadata writes the metadata map of a report message: sorted keys,
+// each value wrapped as {"raw_value", "type"}. A nil or empty map is null,
+// as in the reference.
+func appendMetadata(dst []byte, md Metadata, method string) ([]byte, error) {
+	if len(md) == 0 {
+		return append(dst, "null"...), nil
+	}
+	var keysBuf [16]string
+	keys := keysBuf[:0]
+	for k := range md {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	dst = append(dst, '{')
+	for i, k := range keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, k)
+		dst = append(dst, ':')
+		var err error
+		dst, err = appendMetadataEntry(dst, k, md[k], method)
+		if err != nil {
+			return dst, err
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+func appendMetadataEntry(dst []byte, key string, v any, method string) ([]byte, error) {
+	mv, ok := v.(MetadataValue)
+	if !ok {
+		if p, isPtr := v.(*MetadataValue); isPtr && p != nil {
+			mv, ok = *p, true
+		}
+	}
+	if !ok {
+		mv = MetadataValue{MetadataInfer, v}
+	}
+	if !mv.Type.Valid() {
+		return dst, newError(ErrInvalidMetadata,
+			"Invalid value for parameter `metadata.%s.type` of `%s`. Expected one of `%s`, got `%s`.",
+			key, method, pyStrSetRepr(MetadataTypes), mv.Type)
+	}
+	dst = append(dst, `{"raw_value":`...)
+	var err error
+	switch raw := mv.Raw.(type) {
+	case Table:
+		dst, err = raw.appendRaw(dst)
+	case TableSchema:
+		dst = raw.appendRaw(dst)
+	case TableColumnLineage:
+		dst = raw.appendRaw(dst)
+	default:
+		dst, err = appendJSON(dst, raw)
+	}
+	if err != nil {
+		return dst, wrapError(ErrInvalidMetadata, err,
+			"Invalid value for metadata `%s` of `%s` (type %s): it cannot be sent as JSON", key, method, mv.Type)
+	}
+	dst = append(dst, `,"type":`...)
+	dst = appendString(dst, string(mv.Type))
+	return append(dst, '}'), nil
+}
+
+// pyStrSetRepr formats names like a Python set of strings, sorted so that the
+// text is stable.
+func pyStrSetRepr(types []MetadataType) string {
+	names := make([]string, len(types))
+	for i, t := range types {
+		names[i] = string(t)
+	}
+	slices.Sort(names)
+	return "{" + pyStrListItems(names) + "}"
+}

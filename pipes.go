@@ -1,0 +1,266 @@
+// Package pipes lets a Go program run as a Dagster Pipes external process:
+// read what Dagster injected (asset keys, partitions, run id, extras) and
+// report back logs, asset materializations, asset-check results and custom
+// messages. It is the Go counterpart of the Python dagster-pipes library and
+// speaks the same protocol, byte for byte.
+//
+// # Getting started
+//
+// Wrap the job in [Run]; it opens the session, turns a returned error or a
+// panic into the error Dagster records, and always sends the closing message:
+//
+//	func main() {
+//		err := pipes.Run(context.Background(), func(ctx context.Context, p *pipes.Context) error {
+//			p.Log().Info("hello from Go")
+//			return p.ReportAssetMaterialization(pipes.Materialization{
+//				Metadata: pipes.Metadata{"rows": 42},
+//			})
+//		})
+//		if err != nil {
+//			os.Exit(1)
+//		}
+//	}
+//
+// Dagster launches the program with PipesSubprocessClient (or any other
+// Pipes client). Started outside Dagster, the program still runs: [Open]
+// prints one warning and returns a no-op Context.
+//
+// # Plumbing
+//
+// Where the bootstrap values come from ([ParamsLoader]), how the context
+// data is read ([ContextLoader]) and where messages go ([MessageWriter] and
+// [MessageWriterChannel]) are small interfaces with the reference's
+// implementations; choose them with options such as [WithMessageWriter].
+// Cloud stores live in their own packages (s3pipes, …) so that this package
+// needs only the standard library.
+//
+// # Errors
+//
+// Errors match the sentinel errors of this package with [errors.Is] (for
+// example [ErrClosed], [ErrAlreadyMaterialized]); their text is the Python
+// reference's where it has one.
+package pipes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+)
+
+// NotLaunchedWarning is the warning printed when the process was not
+// launched by Dagster (the Python reference's text).
+const NotLaunchedWarning = "This process was not launched by a Dagster orchestration process. All calls to the `dagster-pipes` context or attempts to initialize `dagster-pipes` abstractions are no-ops."
+
+// Option configures [Open], [New] and [Run].
+type Option func(*config)
+
+type config struct {
+	params     ParamsLoader
+	loader     ContextLoader
+	writer     MessageWriter
+	warnings   io.Writer
+	logLevel   slog.Leveler
+	signals    []os.Signal
+	signalsSet bool
+}
+
+// WithParamsLoader sets where the bootstrap values are read from; the
+// default is [EnvParamsLoader].
+func WithParamsLoader(l ParamsLoader) Option { return func(c *config) { c.params = l } }
+
+// WithContextLoader sets how the context data is loaded; the default is
+// [DefaultContextLoader].
+func WithContextLoader(l ContextLoader) Option { return func(c *config) { c.loader = l } }
+
+// WithMessageWriter sets where messages go; the default is
+// [DefaultMessageWriter].
+func WithMessageWriter(w MessageWriter) Option { return func(c *config) { c.writer = w } }
+
+// WithWarningOutput sets where the not-launched-by-Dagster warning is
+// written; the default is os.Stderr.
+func WithWarningOutput(w io.Writer) Option { return func(c *config) { c.warnings = w } }
+
+// WithLogLevel sets the lowest level that Context.Log sends to Dagster; the
+// default sends every level, as the reference does.
+func WithLogLevel(l slog.Leveler) Option { return func(c *config) { c.logLevel = l } }
+
+// WithSignals sets the signals on which [Run] cancels the job's context;
+// the default is SIGINT and SIGTERM (what Dagster sends to stop a step).
+// No signals turns the handling off.
+func WithSignals(sigs ...os.Signal) Option {
+	return func(c *config) { c.signals, c.signalsSet = sigs, true }
+}
+
+func newConfig(opts []Option) *config {
+	c := &config{}
+	for _, o := range opts {
+		if o != nil {
+			o(c)
+		}
+	}
+	if c.params == nil {
+		c.params = EnvParamsLoader{}
+	}
+	if c.loader == nil {
+		c.loader = DefaultContextLoader{}
+	}
+	if c.writer == nil {
+		c.writer = DefaultMessageWriter{}
+	}
+	if c.warnings == nil {
+		c.warnings = os.Stderr
+	}
+	if !c.signalsSet {
+		c.signals = []os.Signal{os.Interrupt, syscall.SIGTERM}
+	}
+	return c
+}
+
+var (
+	instanceMu sync.Mutex
+	instance   *Context
+)
+
+// Open returns the process's Context, creating it on the first call: it
+// loads the bootstrap params and the context data, opens the message
+// channel and sends the opened message. Later calls return the same Context
+// and ignore their options, as the reference does (also once it is closed).
+//
+// When the process was not launched by Dagster, Open prints
+// [NotLaunchedWarning] once and returns a no-op Context.
+func Open(ctx context.Context, opts ...Option) (*Context, error) {
+	instanceMu.Lock()
+	defer instanceMu.Unlock()
+	if instance != nil {
+		return instance, nil
+	}
+	p, err := New(ctx, opts...)
+	if err != nil {
+		return nil, err
+	}
+	instance = p
+	return p, nil
+}
+
+// New creates a Context like [Open] does, without storing it as the
+// process's Context. Most programs want Open or Run.
+func New(ctx context.Context, opts ...Option) (*Context, error) {
+	c := newConfig(opts)
+	if !c.params.IsDagsterPipesProcess() {
+		fmt.Fprintf(c.warnings, "DagsterPipesWarning: %s\n", NotLaunchedWarning)
+		return newNoopContext(), nil
+	}
+	ctxParams, err := c.params.LoadContextParams()
+	if err != nil {
+		return nil, err
+	}
+	msgParams, err := c.params.LoadMessagesParams()
+	if err != nil {
+		return nil, err
+	}
+	data, err := c.loader.LoadContext(ctx, ctxParams)
+	if err != nil {
+		return nil, err
+	}
+	channel, err := c.writer.Open(ctx, msgParams)
+	if err != nil {
+		return nil, err
+	}
+	extras := map[string]any{}
+	if ep, ok := c.writer.(OpenedExtrasProvider); ok {
+		e, err := ep.OpenedExtras(ctx)
+		if err != nil {
+			return nil, errors.Join(err, channel.Close())
+		}
+		if e != nil {
+			extras = e
+		}
+	}
+	p := &Context{data: data, channel: channel, materialized: map[string]struct{}{}}
+	p.logger = slog.New(&handler{p: p, minLevel: c.logLevel})
+
+	raw, err := appendJSON([]byte(`{"extras":`), extras)
+	if err != nil {
+		return nil, errors.Join(wrapError(ErrInvalidValue, err, "opened extras cannot be sent as JSON"), channel.Close())
+	}
+	if err := channel.WriteMessage(Message{Method: MethodOpened, Params: append(raw, '}')}); err != nil {
+		return nil, errors.Join(fmt.Errorf("pipes: sending the opened message: %w", err), channel.Close())
+	}
+	return p, nil
+}
+
+// Get returns the Context made by [Open], or an error matching
+// [ErrNotInitialized] before that.
+func Get() (*Context, error) {
+	instanceMu.Lock()
+	defer instanceMu.Unlock()
+	if instance == nil {
+		return nil, &Error{Kind: ErrNotInitialized, Msg: "PipesContext has not been initialized. You must call `open_dagster_pipes()`."}
+	}
+	return instance, nil
+}
+
+// IsInitialized reports whether [Open] (or [Set]) has stored a Context.
+func IsInitialized() bool {
+	instanceMu.Lock()
+	defer instanceMu.Unlock()
+	return instance != nil
+}
+
+// Set stores p as the process's Context, returned by later calls to [Open]
+// and [Get]. Set(nil) forgets it, so that the next Open creates a new one;
+// tests use that (package pipestest does it for you).
+func Set(p *Context) {
+	instanceMu.Lock()
+	defer instanceMu.Unlock()
+	instance = p
+}
+
+// Run is the Go counterpart of Python's `with open_dagster_pipes() as
+// pipes:`. It opens the Context, calls job, and closes the Context: if job
+// returns an error or panics, the closed message carries it (see
+// [NewException]) and Run returns it (a panic as a [*PanicError]), so that
+// main can exit non-zero. On SIGINT or SIGTERM the job's ctx is cancelled;
+// the closed message is still sent when job returns.
+func Run(ctx context.Context, job func(ctx context.Context, p *Context) error, opts ...Option) error {
+	c := newConfig(opts)
+	if len(c.signals) > 0 {
+		var stop context.CancelFunc
+		ctx, stop = signal.NotifyContext(ctx, c.signals...)
+		defer stop()
+	}
+	p, err := Open(ctx, opts...)
+	if err != nil {
+		return err
+	}
+	jobErr := runJob(ctx, p, job)
+	if jobErr == nil && ctx.Err() != nil {
+		// Stopped by a signal (or the caller's context) while the job
+		// ignored it: the work may be incomplete, so say so.
+		jobErr = fmt.Errorf("pipes: job interrupted: %w", context.Cause(ctx))
+	}
+	var exc *Exception
+	if jobErr != nil {
+		exc = NewException(jobErr)
+		if len(exc.Stack) == 0 {
+			exc.Stack = callerStack(2)
+		}
+	}
+	closeErr := p.closeWith(exc)
+	return errors.Join(jobErr, closeErr)
+}
+
+func runJob(ctx context.Context, p *Context, job func(context.Context, *Context) error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = newPanicError(v)
+		}
+	}()
+	return job(ctx, p)
+}

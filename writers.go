@@ -1,0 +1,137 @@
+package pipes
+
+import (
+	"context"
+	"io"
+	"os"
+)
+
+// MessageWriter opens the channel that messages go through, using the
+// decoded messages params that Dagster's message reader sent.
+//
+// Implementations: [DefaultMessageWriter] (file, stdout/stderr),
+// [DBFSMessageWriter], [VolumesMessageWriter]; s3pipes and other packages
+// add cloud stores on [NewBlobStoreChannel].
+type MessageWriter interface {
+	Open(ctx context.Context, params Params) (MessageWriterChannel, error)
+}
+
+// OpenedExtrasProvider is implemented by a [MessageWriter] that has extras
+// to announce in the opened message (the reference's get_opened_extras),
+// such as where a cluster ships its driver logs. It is called after Open.
+type OpenedExtrasProvider interface {
+	OpenedExtras(ctx context.Context) (map[string]any, error)
+}
+
+// Params keys understood by the message writers.
+const (
+	MessagesPathKey          = "path"
+	MessagesStdioKey         = "stdio"
+	MessagesBufferedStdioKey = "buffered_stdio"
+	IncludeStdioInMessages   = "include_stdio_in_messages"
+	StreamStdout             = "stdout"
+	StreamStderr             = "stderr"
+)
+
+// DefaultMessageWriter is the default writer. Depending on the params it
+// writes to the file in "path" (Dagster's default temp-file reader), to the
+// stream named by "stdio" ("stdout" or "stderr", read by log-scraping
+// readers such as Kubernetes and CloudWatch), or buffers for the stream named
+// by "buffered_stdio" and writes everything at close (Lambda).
+type DefaultMessageWriter struct {
+	// Stdout and Stderr are the streams for the stdio variants; nil means
+	// os.Stdout and os.Stderr.
+	Stdout, Stderr io.Writer
+}
+
+// Open implements [MessageWriter].
+func (w DefaultMessageWriter) Open(_ context.Context, params Params) (MessageWriterChannel, error) {
+	if _, ok := params[MessagesPathKey]; ok {
+		path, err := params.String(MessagesPathKey, "PipesDefaultMessageWriter")
+		if err != nil {
+			return nil, err
+		}
+		return NewFileChannel(path)
+	}
+	if v, ok := params[MessagesStdioKey]; ok {
+		s, err := w.stream(v)
+		if err != nil {
+			return nil, err
+		}
+		return NewStreamChannel(s), nil
+	}
+	if v, ok := params[MessagesBufferedStdioKey]; ok {
+		s, err := w.stream(v)
+		if err != nil {
+			return nil, err
+		}
+		return NewBufferedStreamChannel(s), nil
+	}
+	return nil, newError(ErrInvalidParams,
+		`Invalid params for PipesDefaultMessageWriter, expected key "path" or "std", received %s`, pyDictRepr(params))
+}
+
+func (w DefaultMessageWriter) stream(v any) (io.Writer, error) {
+	switch v {
+	case StreamStdout:
+		if w.Stdout != nil {
+			return w.Stdout, nil
+		}
+		return os.Stdout, nil
+	case StreamStderr:
+		if w.Stderr != nil {
+			return w.Stderr, nil
+		}
+		return os.Stderr, nil
+	}
+	return nil, newError(ErrInvalidParams,
+		`Invalid value for key "std", expected "stderr" or "stdout" but received %s`, pyRepr(v))
+}
+
+// DBFSMessageWriter writes chunks into a DBFS directory through the /dbfs
+// mount of a Databricks cluster (param "path", as Dagster's DBFS reader
+// sends it).
+type DBFSMessageWriter struct {
+	// Options tune the chunk uploads (interval 10 s by default).
+	Options BlobStoreOptions
+	// Root is the mount point; "" means "/dbfs".
+	Root string
+	// ClusterDriverLogRoot, if set, is announced in the opened message as
+	// "cluster_driver_log_root" so that Dagster forwards the driver's
+	// stdout and stderr. (The Python reference reads it from the Spark
+	// configuration; a Go job passes it in, e.g. from its job settings.)
+	ClusterDriverLogRoot string
+}
+
+// Open implements [MessageWriter].
+func (w DBFSMessageWriter) Open(_ context.Context, params Params) (MessageWriterChannel, error) {
+	path, err := params.String(MessagesPathKey, "PipesDbfsMessageWriter")
+	if err != nil {
+		return nil, err
+	}
+	return NewBufferedFilesystemChannel(dbfsLocalPath(w.Root, path), w.Options), nil
+}
+
+// OpenedExtras implements [OpenedExtrasProvider].
+func (w DBFSMessageWriter) OpenedExtras(context.Context) (map[string]any, error) {
+	if w.ClusterDriverLogRoot == "" {
+		return map[string]any{}, nil
+	}
+	return map[string]any{"cluster_driver_log_root": w.ClusterDriverLogRoot}, nil
+}
+
+// VolumesMessageWriter writes chunks into a Unity Catalog volume directory
+// (param "path", used as is: /Volumes/...), for Databricks serverless.
+type VolumesMessageWriter struct {
+	// Options tune the chunk uploads (interval 10 s by default).
+	Options BlobStoreOptions
+}
+
+// Open implements [MessageWriter].
+func (w VolumesMessageWriter) Open(_ context.Context, params Params) (MessageWriterChannel, error) {
+	path, err := params.String(MessagesPathKey, "PipesUnityCatalogVolumesMessageWriter")
+	if err != nil {
+		return nil, err
+	}
+	return NewBufferedFilesystemChannel(path, w.Options), nil
+}
