@@ -1,0 +1,97 @@
+package pipes
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestDefaultMessageWriterPath(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "messages")
+	ch, err := DefaultMessageWriter{}.Open(context.Background(), Params{"path": path, "stdio": "stdout"})
+	require.NoError(t, err)
+	require.IsType(t, &FileChannel{}, ch)
+	require.NoError(t, ch.WriteMessage(Message{Method: MethodLog, Params: []byte(`{"message":"m","level":"INFO"}`)}))
+	require.NoError(t, ch.Close())
+	msgs := readMessages(t, path)
+	require.Len(t, msgs, 1)
+	assert.Equal(t, map[string]any{"message": "m", "level": "INFO"}, msgs[0].Params)
+	assert.ErrorIs(t, ch.WriteMessage(Message{Method: MethodLog}), ErrClosed)
+}
+
+func TestDefaultMessageWriterStdio(t *testing.T) {
+	var out, errOut bytes.Buffer
+	w := DefaultMessageWriter{Stdout: &out, Stderr: &errOut}
+	ch, err := w.Open(context.Background(), Params{"stdio": "stderr"})
+	require.NoError(t, err)
+	require.NoError(t, ch.WriteMessage(Message{Method: MethodOpened, Params: []byte(`{"extras":{}}`)}))
+	assert.Equal(t, `{"__dagster_pipes_version":"0.1","method":"opened","params":{"extras":{}}}`+"\n", errOut.String())
+	assert.Empty(t, out.String())
+	require.NoError(t, ch.Close())
+}
+
+func TestDefaultMessageWriterBufferedStdio(t *testing.T) {
+	var out bytes.Buffer
+	ch, err := DefaultMessageWriter{Stdout: &out}.Open(context.Background(), Params{"buffered_stdio": "stdout"})
+	require.NoError(t, err)
+	require.NoError(t, ch.WriteMessage(Message{Method: MethodOpened, Params: []byte(`{"extras":{}}`)}))
+	require.NoError(t, ch.WriteMessage(Message{Method: MethodClosed, Params: []byte(`{}`)}))
+	assert.Empty(t, out.String(), "buffered until close")
+	require.NoError(t, ch.Close())
+	assert.Equal(t, []string{"opened", "closed"}, methods(parseMessages(t, out.Bytes())))
+}
+
+func TestDefaultMessageWriterErrors(t *testing.T) {
+	ctx := context.Background()
+	_, err := DefaultMessageWriter{}.Open(ctx, Params{"stdio": "stdin"})
+	require.ErrorIs(t, err, ErrInvalidParams)
+	assert.EqualError(t, err, `Invalid value for key "std", expected "stderr" or "stdout" but received 'stdin'`)
+	_, err = DefaultMessageWriter{}.Open(ctx, Params{"buffered_stdio": true})
+	assert.EqualError(t, err, `Invalid value for key "std", expected "stderr" or "stdout" but received True`)
+	_, err = DefaultMessageWriter{}.Open(ctx, Params{"bucket": "b"})
+	assert.EqualError(t, err, `Invalid params for PipesDefaultMessageWriter, expected key "path" or "std", received {'bucket': 'b'}`)
+	_, err = DefaultMessageWriter{}.Open(ctx, Params{"path": filepath.Join(t.TempDir(), "no", "such", "dir", "m")})
+	require.ErrorIs(t, err, ErrInvalidParams)
+	require.ErrorIs(t, err, os.ErrNotExist)
+}
+
+func TestDBFSMessageWriter(t *testing.T) {
+	root := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "tmp", "msgs"), 0o755))
+	w := DBFSMessageWriter{Root: root, Options: BlobStoreOptions{Interval: time.Hour}, ClusterDriverLogRoot: "dbfs:/logs/c1/driver"}
+	ch, err := w.Open(context.Background(), Params{"path": "/tmp/msgs", "include_stdio_in_messages": false})
+	require.NoError(t, err)
+	extras, err := w.OpenedExtras(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{"cluster_driver_log_root": "dbfs:/logs/c1/driver"}, extras)
+	require.NoError(t, ch.WriteMessage(Message{Method: MethodOpened, Params: []byte(`{"extras":{}}`)}))
+	require.NoError(t, ch.WriteMessage(Message{Method: MethodClosed, Params: []byte(`{}`)}))
+	require.NoError(t, ch.Close())
+	raw, err := os.ReadFile(filepath.Join(root, "tmp", "msgs", "1.json"))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"opened", "closed"}, methods(parseMessages(t, raw)))
+	assert.NotContains(t, string(raw[len(raw)-1:]), "\n", "chunks have no trailing newline")
+
+	extras, err = DBFSMessageWriter{}.OpenedExtras(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{}, extras)
+}
+
+func TestVolumesMessageWriter(t *testing.T) {
+	dir := t.TempDir()
+	ch, err := VolumesMessageWriter{Options: BlobStoreOptions{Interval: time.Hour}}.Open(context.Background(), Params{"path": dir})
+	require.NoError(t, err)
+	require.NoError(t, ch.WriteMessage(Message{Method: MethodClosed, Params: []byte(`{}`)}))
+	require.NoError(t, ch.Close())
+	raw, err := os.ReadFile(filepath.Join(dir, "1.json"))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"closed"}, methods(parseMessages(t, raw)))
+	_, err = VolumesMessageWriter{}.Open(context.Background(), Params{"path": 1.0})
+	assert.EqualError(t, err, "Invalid type for parameter `path` passed from orchestration side to `PipesUnityCatalogVolumesMessageWriter`. Expected `<class 'str'>`, got `<class 'float'>`.")
+}
