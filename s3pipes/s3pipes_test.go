@@ -343,7 +343,9 @@ func TestFailedUploadsLoseNothing(t *testing.T) {
 	}
 	ch := openChannel(t, s3pipes.MessageWriter{Client: faulty, Options: opts}, pipes.Params{"bucket": bucket, "key_prefix": "f"})
 	ctx := context.Background()
-	m := func(i int) pipes.Message { return msg(pipes.MethodLog, `{"message":"m`+strconv.Itoa(i)+`","level":"INFO"}`) }
+	m := func(i int) pipes.Message {
+		return msg(pipes.MethodLog, `{"message":"m`+strconv.Itoa(i)+`","level":"INFO"}`)
+	}
 	w := func(i int) string { return string(m(i).AppendJSON(nil)) }
 
 	// One throttled attempt: the SDK's retryer absorbs it.
