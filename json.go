@@ -252,7 +252,13 @@ func appendFloat(dst []byte, f float64, bits int) ([]byte, error) {
 		return dst, fmt.Errorf("%v: %w", f, errUnsupportedFloat)
 	}
 	start := len(dst)
-	dst = strconv.AppendFloat(dst, f, 'g', -1, bits)
+	// Like encoding/json: plain decimals, exponents only for very small or
+	// very large magnitudes.
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (bits == 64 && (abs < 1e-6 || abs >= 1e21) || bits == 32 && (float32(abs) < 1e-6 || float32(abs) >= 1e21)) {
+		format = 'e'
+	}
+	dst = strconv.AppendFloat(dst, f, format, -1, bits)
 	for _, c := range dst[start:] {
 		if c == '.' || c == 'e' {
 			return dst, nil
