@@ -36,6 +36,7 @@ import os
 import subprocess
 import sys
 import traceback
+import warnings
 from contextlib import contextmanager
 
 
@@ -46,6 +47,9 @@ def _redirect_stdout():
 
 
 PROTO = _redirect_stdout()
+
+# Dagster's preview/beta notices (e.g. for PipesMessageReader.expected_writer_count) are noise here.
+warnings.filterwarnings("ignore", message=".*is currently in (preview|beta).*")
 
 # Dagster is imported after the redirect so that nothing it prints at import time reaches PROTO.
 from dagster import (  # noqa: E402
@@ -224,8 +228,19 @@ def _build_assets(req):
 
 
 def _plain(value):
-    """A JSON-able view of a Dagster value (serdes for Dagster objects)."""
-    return json.loads(json.dumps(value, default=lambda o: json.loads(serialize_value(o))))
+    """A JSON-able view of a value: Dagster objects in their serdes form."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    try:
+        return json.loads(serialize_value(value))
+    except Exception:
+        if isinstance(value, tuple):
+            return [_plain(v) for v in value]
+        return repr(value)
 
 
 def _metadata(md):
