@@ -177,7 +177,8 @@ const DefaultUploadInterval = 10 * time.Second
 type BlobStoreOptions struct {
 	// Interval between uploads; 0 means DefaultUploadInterval.
 	Interval time.Duration
-	// CloseTimeout bounds the final flush in Close; 0 means one minute.
+	// CloseTimeout bounds each upload made at an interval, and the final
+	// flush in Close; 0 means one minute.
 	CloseTimeout time.Duration
 	// FinalAttempts is how many times Close tries to deliver what is left
 	// (with backoff) before it gives up and reports it; 0 means 5.
@@ -208,8 +209,10 @@ type BlobStoreChannel struct {
 	next     int    // number of the next chunk
 	pending  []byte // a chunk whose upload failed, to retry under number next
 
-	stop chan struct{}
-	done chan struct{}
+	stop       chan struct{}
+	done       chan struct{}
+	loopCtx    context.Context // cancelled by Close, so that it never waits on a hung periodic upload
+	cancelLoop context.CancelFunc
 }
 
 // NewBlobStoreChannel starts a channel that uploads with upload.
@@ -230,6 +233,7 @@ func NewBlobStoreChannel(upload UploadFunc, opts BlobStoreOptions) *BlobStoreCha
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 	}
+	c.loopCtx, c.cancelLoop = context.WithCancel(context.Background())
 	go c.loop()
 	return c
 }
@@ -257,7 +261,7 @@ func (c *BlobStoreChannel) loop() {
 		case <-c.stop:
 			return
 		case <-ticker.C:
-			ctx, cancel := context.WithTimeout(context.Background(), c.opts.CloseTimeout)
+			ctx, cancel := context.WithTimeout(c.loopCtx, c.opts.CloseTimeout)
 			_ = c.flush(ctx)
 			cancel()
 		}
@@ -308,6 +312,9 @@ func (c *BlobStoreChannel) Close() error {
 	}
 	c.closed = true
 	c.mu.Unlock()
+	// An upload in progress is abandoned; its chunk keeps its number and is
+	// sent again by the final flush below.
+	c.cancelLoop()
 	close(c.stop)
 	<-c.done
 
@@ -318,6 +325,9 @@ func (c *BlobStoreChannel) Close() error {
 	for attempt := 0; attempt < c.opts.FinalAttempts; attempt++ {
 		if err = c.flush(ctx); err == nil {
 			return nil
+		}
+		if attempt == c.opts.FinalAttempts-1 {
+			break
 		}
 		select {
 		case <-ctx.Done():

@@ -34,7 +34,9 @@ const (
 )
 
 // DefaultMessageWriter is the default writer. Depending on the params it
-// writes to the file in "path" (Dagster's default temp-file reader), to the
+// writes to the file in "path" (Dagster's default temp-file reader; with
+// "include_stdio_in_messages" the process's stdout and stderr are forwarded
+// too, see [CaptureStdio]), to the
 // stream named by "stdio" ("stdout" or "stderr", read by log-scraping
 // readers such as Kubernetes and CloudWatch), or buffers for the stream named
 // by "buffered_stdio" and writes everything at close (Lambda).
@@ -51,7 +53,11 @@ func (w DefaultMessageWriter) Open(_ context.Context, params Params) (MessageWri
 		if err != nil {
 			return nil, err
 		}
-		return NewFileChannel(path)
+		ch, err := NewFileChannel(path)
+		if err != nil {
+			return nil, err
+		}
+		return CaptureStdio(ch, params), nil
 	}
 	if v, ok := params[MessagesStdioKey]; ok {
 		s, err := w.stream(v)
@@ -109,7 +115,7 @@ func (w DBFSMessageWriter) Open(_ context.Context, params Params) (MessageWriter
 	if err != nil {
 		return nil, err
 	}
-	return NewBufferedFilesystemChannel(dbfsLocalPath(w.Root, path), w.Options), nil
+	return CaptureStdio(NewBufferedFilesystemChannel(dbfsLocalPath(w.Root, path), w.Options), params), nil
 }
 
 // OpenedExtras implements [OpenedExtrasProvider].
@@ -133,5 +139,5 @@ func (w VolumesMessageWriter) Open(_ context.Context, params Params) (MessageWri
 	if err != nil {
 		return nil, err
 	}
-	return NewBufferedFilesystemChannel(path, w.Options), nil
+	return CaptureStdio(NewBufferedFilesystemChannel(path, w.Options), params), nil
 }

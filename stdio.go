@@ -1,0 +1,80 @@
+package pipes
+
+import (
+	"sync"
+	"time"
+)
+
+// DefaultStdioInterval is how often captured stdout/stderr text is sent, as
+// in the reference's log writer.
+const DefaultStdioInterval = time.Second
+
+// CaptureStdio wraps ch so that, when the orchestrator asked for it
+// (messages param "include_stdio_in_messages" is true), everything the
+// process writes to its stdout and stderr file descriptors — including the
+// output of child processes — is forwarded to Dagster as
+// log_external_stream messages, while still reaching the real stdout and
+// stderr. Capture stops, and the last text is sent, just before the closed
+// message, so none of it arrives after closed.
+//
+// The default writer, the DBFS and volumes writers and the cloud writers
+// call it; a custom [MessageWriter] can too. When the flag is not set, or
+// capture is not supported on this platform, ch is returned as is.
+func CaptureStdio(ch MessageWriterChannel, params Params) MessageWriterChannel {
+	if !params.Truthy(IncludeStdioInMessages) {
+		return ch
+	}
+	c := &capturingChannel{MessageWriterChannel: ch}
+	for _, s := range []struct {
+		fd   int
+		name string
+	}{{1, StreamStdout}, {2, StreamStderr}} {
+		cap, err := startCapture(s.fd, s.name, DefaultStdioInterval, c.sendStream)
+		if err != nil {
+			// Capture is a convenience: without it the job still runs and
+			// its output still reaches the console.
+			continue
+		}
+		c.captures = append(c.captures, cap)
+	}
+	return c
+}
+
+// capturingChannel is a channel with stdio capture running.
+type capturingChannel struct {
+	MessageWriterChannel
+	once     sync.Once
+	captures []*capture
+}
+
+func (c *capturingChannel) sendStream(stream string, text []byte) {
+	b := append(make([]byte, 0, len(text)+64), `{"stream":`...)
+	b = appendString(b, stream)
+	b = append(b, `,"text":"`...)
+	b = appendStringContent(b, text)
+	b = append(b, `","extras":{}}`...)
+	_ = c.MessageWriterChannel.WriteMessage(Message{Method: MethodLogExternalStream, Params: b})
+}
+
+func (c *capturingChannel) stop() {
+	c.once.Do(func() {
+		for _, cap := range c.captures {
+			cap.stop()
+		}
+	})
+}
+
+// WriteMessage stops capture before the closed message goes out.
+func (c *capturingChannel) WriteMessage(msg Message) error {
+	if msg.Method == MethodClosed {
+		c.stop()
+	}
+	return c.MessageWriterChannel.WriteMessage(msg)
+}
+
+// Close stops capture (if the closed message did not) and closes the
+// channel.
+func (c *capturingChannel) Close() error {
+	c.stop()
+	return c.MessageWriterChannel.Close()
+}
