@@ -89,7 +89,8 @@ func appendJSON(dst []byte, v any) ([]byte, error) {
 		}
 		return append(dst, ']'), nil
 	case map[string]string:
-		keys := sortedKeys(x)
+		var keysBuf [16]string
+		keys := appendSortedKeys(keysBuf[:0], x)
 		dst = append(dst, '{')
 		for i, k := range keys {
 			if i > 0 {
@@ -221,7 +222,9 @@ func appendStringMap(dst []byte, m map[string]any) ([]byte, error) {
 	if m == nil {
 		return append(dst, "null"...), nil
 	}
-	keys := sortedKeys(m)
+	// Small maps (table rows, custom payloads) sort their keys on the stack.
+	var keysBuf [16]string
+	keys := appendSortedKeys(keysBuf[:0], m)
 	dst = append(dst, '{')
 	for i, k := range keys {
 		if i > 0 {
@@ -238,7 +241,11 @@ func appendStringMap(dst []byte, m map[string]any) ([]byte, error) {
 }
 
 func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
+	return appendSortedKeys(make([]string, 0, len(m)), m)
+}
+
+// appendSortedKeys appends the keys of m to keys, sorted.
+func appendSortedKeys[V any](keys []string, m map[string]V) []string {
 	for k := range m {
 		keys = append(keys, k)
 	}

@@ -1,0 +1,425 @@
+package pipes
+
+// Benchmarks for issue 6 (performance). Each report is measured through the
+// file channel (the real thing: one write(2) per message) and through an
+// in-memory channel that encodes the message and drops it (to separate
+// encoding from I/O). Run them with
+//
+//	go test -run '^$' -bench . -benchmem
+//
+// They are quick with -benchtime 1x, as CI runs them. BENCHMARKS.md has the
+// results and the cross-language comparison (bench/compare).
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+const benchAsset = "bench_asset"
+
+// memChannel encodes each message into a reused line buffer, as FileChannel
+// does, and drops it.
+type memChannel struct {
+	mu    sync.Mutex
+	line  []byte
+	bytes int64
+}
+
+func (c *memChannel) WriteMessage(msg Message) error {
+	c.mu.Lock()
+	c.line = append(msg.AppendJSON(c.line[:0]), '\n')
+	c.bytes += int64(len(c.line))
+	c.mu.Unlock()
+	return nil
+}
+
+func (c *memChannel) Close() error { return nil }
+
+// channelWriter is a MessageWriter that hands out one given channel.
+type channelWriter struct{ ch MessageWriterChannel }
+
+func (w channelWriter) Open(context.Context, Params) (MessageWriterChannel, error) {
+	return w.ch, nil
+}
+
+// benchBootstrap writes the context file and returns env-style params for a
+// step that targets benchAsset, with messages going to msgPath, as Dagster's
+// subprocess client launches a job (temp-file context, temp-file messages).
+func benchBootstrap(tb testing.TB, dir, msgPath string) map[string]string {
+	tb.Helper()
+	ctxPath := filepath.Join(dir, "context.json")
+	raw, err := json.Marshal(map[string]any{
+		"asset_keys": []string{benchAsset}, "code_version_by_asset_key": nil,
+		"provenance_by_asset_key": nil, "partition_key": nil, "partition_key_range": nil,
+		"partition_time_window": nil, "run_id": "0b1f0b1f-0b1f-0b1f-0b1f-0b1f0b1f0b1f",
+		"job_name": "bench", "retry_number": 0, "extras": map[string]any{},
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(ctxPath, raw, 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	c, err := EncodeParam(map[string]any{"path": ctxPath})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	m, err := EncodeParam(map[string]any{"path": msgPath})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return map[string]string{ContextEnvVar: c, MessagesEnvVar: m}
+}
+
+// benchSink is where a benchmark's messages go.
+type benchSink struct {
+	p       *Context
+	msgPath string // "" for the in-memory channel
+	n       int
+}
+
+// newBenchContext opens a Context whose messages go to a file (kind "file")
+// or are encoded and dropped (kind "memory").
+func newBenchContext(b *testing.B, kind string) *benchSink {
+	b.Helper()
+	dir := b.TempDir()
+	s := &benchSink{}
+	var msgPath string
+	opts := []Option{}
+	switch kind {
+	case "file":
+		msgPath = filepath.Join(dir, "messages")
+		s.msgPath = msgPath
+	case "memory":
+		msgPath = filepath.Join(dir, "unused")
+		opts = append(opts, WithMessageWriter(channelWriter{&memChannel{}}))
+	default:
+		b.Fatalf("unknown sink %q", kind)
+	}
+	opts = append(opts, WithParamsLoader(MappingParamsLoader{Mapping: benchBootstrap(b, dir, msgPath)}))
+	p, err := New(context.Background(), opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s.p = p
+	b.Cleanup(func() { _ = p.Close() })
+	return s
+}
+
+// tick keeps the messages file small during long runs; it stops the timer
+// while it truncates. The file is opened with O_APPEND, so the next write
+// goes to the new end.
+func (s *benchSink) tick(b *testing.B) {
+	s.n++
+	if s.msgPath == "" || s.n%1024 != 0 {
+		return
+	}
+	b.StopTimer()
+	if fi, err := os.Stat(s.msgPath); err == nil && fi.Size() > 64<<20 {
+		if err := os.Truncate(s.msgPath, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StartTimer()
+}
+
+var benchSinks = []string{"file", "memory"}
+
+// benchMessage is the log message of the benchmarks and of bench/compare.
+const benchMessage = "processed batch 1234 of 100000 (250 records)"
+
+func BenchmarkLog(b *testing.B) {
+	for _, kind := range benchSinks {
+		b.Run(kind, func(b *testing.B) {
+			s := newBenchContext(b, kind)
+			log := s.p.Log()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				log.Info(benchMessage)
+				s.tick(b)
+			}
+		})
+	}
+}
+
+// BenchmarkLogAttrs is a log record with three attributes, which the handler
+// appends to the message as key=value pairs.
+func BenchmarkLogAttrs(b *testing.B) {
+	for _, kind := range benchSinks {
+		b.Run(kind, func(b *testing.B) {
+			s := newBenchContext(b, kind)
+			log := s.p.Log()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				log.Info("processed batch", "batch", 1234, "records", 250, "table", "events")
+				s.tick(b)
+			}
+		})
+	}
+}
+
+// benchCustomPayload is a typical custom message: a small JSON object.
+var benchCustomPayload = map[string]any{
+	"rows": 1234, "source": "s3://bucket/key.parquet", "ok": true, "score": 0.97,
+	"tags": []any{"a", "b"},
+}
+
+func BenchmarkCustomMessage(b *testing.B) {
+	for _, kind := range benchSinks {
+		b.Run(kind, func(b *testing.B) {
+			s := newBenchContext(b, kind)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if err := s.p.ReportCustomMessage(benchCustomPayload); err != nil {
+					b.Fatal(err)
+				}
+				s.tick(b)
+			}
+		})
+	}
+}
+
+// benchMetadata10 returns 10 metadata entries of mixed types: typed values
+// and plain Go values typed by Dagster.
+func benchMetadata10() Metadata {
+	return Metadata{
+		"row_count":   Int(1234567),
+		"size_mb":     Float(12.5),
+		"path":        Path("/data/out/part-0001.parquet"),
+		"url":         URL("https://example.com/dashboards/42"),
+		"description": Markdown("# Daily load\nAll **good**."),
+		"ok":          Bool(true),
+		"owner":       Text("data-team"),
+		"updated_at":  Timestamp(time.Unix(1700000000, 0)),
+		"partitions":  42,
+		"source":      "warehouse.events",
+	}
+}
+
+// benchTable returns a table of n rows and four columns.
+func benchTable(n int) Table {
+	records := make([]map[string]any, n)
+	for i := range records {
+		records[i] = map[string]any{
+			"id": i, "name": "row-" + strconv.Itoa(i), "score": float64(i) / 7, "valid": i%3 != 0,
+		}
+	}
+	return Table{Records: records, Schema: []TableColumn{
+		{Name: "id", Type: "int"}, {Name: "name", Type: "string"},
+		{Name: "score", Type: "float"}, {Name: "valid", Type: "bool"},
+	}}
+}
+
+// reportMaterialization reports m and forgets it, so that the same asset can
+// be reported again by the next iteration.
+func reportMaterialization(b *testing.B, p *Context, m Materialization) {
+	if err := p.ReportAssetMaterialization(m); err != nil {
+		b.Fatal(err)
+	}
+	p.mu.Lock()
+	delete(p.materialized, benchAsset)
+	p.mu.Unlock()
+}
+
+func BenchmarkMaterialization10(b *testing.B) {
+	for _, kind := range benchSinks {
+		b.Run(kind, func(b *testing.B) {
+			s := newBenchContext(b, kind)
+			m := Materialization{DataVersion: "v1", Metadata: benchMetadata10()}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				reportMaterialization(b, s.p, m)
+				s.tick(b)
+			}
+		})
+	}
+}
+
+// BenchmarkMaterialization10Built also counts building the metadata map, as
+// a job does when it reports.
+func BenchmarkMaterialization10Built(b *testing.B) {
+	s := newBenchContext(b, "memory")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		reportMaterialization(b, s.p, Materialization{DataVersion: "v1", Metadata: benchMetadata10()})
+	}
+}
+
+func BenchmarkMaterializationTable1000(b *testing.B) {
+	for _, kind := range benchSinks {
+		b.Run(kind, func(b *testing.B) {
+			s := newBenchContext(b, kind)
+			m := Materialization{Metadata: Metadata{"preview": TableValue(benchTable(1000))}}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				reportMaterialization(b, s.p, m)
+				s.tick(b)
+			}
+		})
+	}
+}
+
+// BenchmarkFileThroughput logs from 1 and from 8 goroutines through the file
+// channel; msgs/s is the total rate.
+func BenchmarkFileThroughput(b *testing.B) {
+	for _, g := range []int{1, 8} {
+		b.Run("goroutines="+strconv.Itoa(g), func(b *testing.B) {
+			s := newBenchContext(b, "file")
+			log := s.p.Log()
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			for range g {
+				wg.Go(func() {
+					for next.Add(1) <= int64(b.N) {
+						log.Info(benchMessage)
+					}
+				})
+			}
+			wg.Wait()
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+			if fi, err := os.Stat(s.msgPath); err == nil && fi.Size() > 256<<20 {
+				_ = os.Truncate(s.msgPath, 0)
+			}
+		})
+	}
+}
+
+// BenchmarkOpenClose is a whole session with the default loaders and the
+// default file writer: env vars, context file, opened and closed messages.
+func BenchmarkOpenClose(b *testing.B) {
+	dir := b.TempDir()
+	msgPath := filepath.Join(dir, "messages")
+	for k, v := range benchBootstrap(b, dir, msgPath) {
+		b.Setenv(k, v)
+	}
+	Set(nil)
+	b.Cleanup(func() { Set(nil) })
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		p, err := Open(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := p.Close(); err != nil {
+			b.Fatal(err)
+		}
+		Set(nil)
+		if i%4096 == 4095 {
+			b.StopTimer()
+			_ = os.Truncate(msgPath, 0)
+			b.StartTimer()
+		}
+	}
+}
+
+// BenchmarkBlobStore1M writes 1,000,000 log messages through a blob-store
+// channel whose uploader does nothing, and reports the peak heap next to the
+// largest chunk (one interval's messages) and the total: the peak follows the
+// chunk, not the total.
+func BenchmarkBlobStore1M(b *testing.B) {
+	const n = 1_000_000
+	const interval = 50 * time.Millisecond
+	for b.Loop() {
+		var maxChunk, total atomic.Int64
+		var chunks atomic.Int64
+		upload := func(_ context.Context, chunk []byte, _ int) error {
+			chunks.Add(1)
+			total.Add(int64(len(chunk)))
+			for {
+				m := maxChunk.Load()
+				if int64(len(chunk)) <= m || maxChunk.CompareAndSwap(m, int64(len(chunk))) {
+					break
+				}
+			}
+			return nil
+		}
+		runtime.GC()
+		base := heapObjectBytes()
+		var peak atomic.Int64
+		stop := make(chan struct{})
+		sampled := make(chan struct{})
+		go func() { // samples the live heap every millisecond
+			defer close(sampled)
+			t := time.NewTicker(time.Millisecond)
+			defer t.Stop()
+			for {
+				if h := heapObjectBytes() - base; h > peak.Load() {
+					peak.Store(h)
+				}
+				select {
+				case <-stop:
+					return
+				case <-t.C:
+				}
+			}
+		}()
+		start := time.Now()
+		ch := NewBlobStoreChannel(upload, BlobStoreOptions{Interval: interval})
+		p := &Context{data: &ContextData{}, channel: ch, materialized: map[string]struct{}{}}
+		p.logger = slog.New(&handler{p: p})
+		log := p.Log()
+		for range n {
+			log.Info(benchMessage)
+		}
+		if err := p.Close(); err != nil {
+			b.Fatal(err)
+		}
+		elapsed := time.Since(start)
+		close(stop)
+		<-sampled
+		b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MB")
+		b.ReportMetric(float64(maxChunk.Load())/(1<<20), "max-chunk-MB")
+		b.ReportMetric(float64(total.Load())/(1<<20), "total-MB")
+		b.ReportMetric(float64(chunks.Load()), "chunks")
+		b.ReportMetric(float64(n)/elapsed.Seconds(), "msgs/s")
+	}
+}
+
+func heapObjectBytes() int64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return int64(s[0].Value.Uint64())
+}
+
+// Make sure that the file benchmarks write what they claim to.
+func TestBenchSinkWritesMessages(t *testing.T) {
+	dir := t.TempDir()
+	msgPath := filepath.Join(dir, "messages")
+	p, err := New(context.Background(), WithParamsLoader(MappingParamsLoader{Mapping: benchBootstrap(t, dir, msgPath)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Log().Info(benchMessage)
+	if err := p.ReportAssetMaterialization(Materialization{Metadata: benchMetadata10()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	msgs := readMessages(t, msgPath)
+	if got := fmt.Sprint(methods(msgs)); got != "[opened log report_asset_materialization closed]" {
+		t.Fatalf("methods = %s", got)
+	}
+}
