@@ -79,9 +79,8 @@ var ErrNoClient = errors.New("s3pipes: no S3 client: set the Client field (see N
 // S3. It reads the messages params of Dagster's PipesS3MessageReader:
 // "bucket" (required) and "key_prefix" (optional).
 //
-// The params key "include_stdio_in_messages" is not acted upon yet: the
-// library does not capture stdout and stderr so far, so a reader that asks
-// for them receives none.
+// When the reader sets "include_stdio_in_messages", the process's stdout
+// and stderr are forwarded too (see [pipes.CaptureStdio]).
 type MessageWriter struct {
 	// Client uploads the chunks. Required.
 	Client Client
@@ -93,8 +92,9 @@ type MessageWriter struct {
 var _ pipes.MessageWriter = MessageWriter{}
 
 // Open implements [pipes.MessageWriter]. The channel it returns is a
-// [*pipes.BlobStoreChannel]; its Close performs the final upload and
-// returns an error if some messages could not be delivered.
+// [*pipes.BlobStoreChannel] (wrapped for stdio capture when asked); its
+// Close performs the final upload and returns an error if some messages
+// could not be delivered.
 func (w MessageWriter) Open(_ context.Context, params pipes.Params) (pipes.MessageWriterChannel, error) {
 	bucket, err := params.String(BucketKey, messageWriterName)
 	if err != nil {
@@ -107,7 +107,7 @@ func (w MessageWriter) Open(_ context.Context, params pipes.Params) (pipes.Messa
 	if w.Client == nil {
 		return nil, ErrNoClient
 	}
-	return NewChannel(w.Client, bucket, prefix, w.Options), nil
+	return pipes.CaptureStdio(NewChannel(w.Client, bucket, prefix, w.Options), params), nil
 }
 
 // NewChannel returns a channel that uploads the messages written to it as
