@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -79,7 +80,8 @@ func newNoopContext() *Context {
 // is false for the no-op Context.
 func (p *Context) IsOrchestrated() bool { return !p.noop }
 
-// Data returns a copy of the context data Dagster injected.
+// Data returns the context data Dagster injected. The struct is a copy; its
+// maps and slices are shared with the Context and must not be modified.
 func (p *Context) Data() ContextData { return *p.data }
 
 // IsAssetStep reports whether the step targets assets.
@@ -175,7 +177,7 @@ func (p *Context) ProvenanceByAssetKey() (map[string]*DataProvenance, error) {
 	if m == nil {
 		return nil, p.undefined("%s", notAsset("provenance_by_asset_key"))
 	}
-	return m, nil
+	return maps.Clone(m), nil
 }
 
 // IsPartitionStep reports whether the step targets partitions.
@@ -252,9 +254,9 @@ func (p *Context) JobName() string {
 // RetryNumber returns the retry number of the run (0 for the first try).
 func (p *Context) RetryNumber() int { return p.data.RetryNumber }
 
-// Extras returns the extras the Dagster side passed. Numbers are
-// [json.Number], objects map[string]any, arrays []any.
-func (p *Context) Extras() map[string]any { return p.data.Extras }
+// Extras returns the extras the Dagster side passed (a copy of the map).
+// Numbers are [json.Number], objects map[string]any, arrays []any.
+func (p *Context) Extras() map[string]any { return maps.Clone(p.data.Extras) }
 
 // Extra returns one extra. It is an error, matching [ErrUndefined], when
 // the extra was not passed.
