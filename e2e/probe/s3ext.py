@@ -1,0 +1,117 @@
+"""S3 scenarios of the probe (e2e/s3_test.go): dagster-aws's PipesS3ContextInjector and
+PipesS3MessageReader on a moto S3 server, with PipesSubprocessClient launching the program.
+
+probe.py hands a request here when its injector or its reader starts with "s3":
+
+    "injector": "s3" | "s3:<key_prefix>"     # PipesS3ContextInjector(key_prefix=...)
+              | "tempfile" | "env"           # probe.py's injectors
+    "reader":   "s3"                         # PipesS3MessageReader
+              | "s3:stdio"                   #   ... with include_stdio_in_messages=True
+              | "tempfile"                   # Dagster's default temp-file reader
+    "env": {
+      "AWS_ENDPOINT_URL": "http://127.0.0.1:<port>",   # the moto server
+      "AWS_ACCESS_KEY_ID": ..., "AWS_SECRET_ACCESS_KEY": ..., "AWS_REGION": ...,
+      "PIPES_E2E_S3_BUCKET": "<bucket>",               # must exist
+      "PIPES_E2E_S3_INTERVAL": "1",                    # reader poll interval, seconds (default 1)
+    }
+
+The same env reaches the launched program (PipesSubprocessClient adds it to its environment), so
+the Go job's S3 client finds the same server.
+
+What Dagster's message handler prints for `log_external_stream` goes to the probe's sys.stdout /
+sys.stderr. During an S3 scenario both are teed into buffers and reported as the answer's
+"stdout" / "stderr": the text Dagster itself printed, at the Python level. The program's own
+output is not in there: PipesSubprocessClient lets the child inherit the probe's file descriptors,
+so the child writes to them directly, past sys.stdout.
+"""
+
+import io
+import sys
+import threading
+from contextlib import contextmanager
+
+import boto3
+from botocore.config import Config
+from dagster import PipesSubprocessClient
+from dagster_aws.pipes import PipesS3ContextInjector, PipesS3MessageReader
+
+
+def _client(env):
+    return boto3.client(
+        "s3",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        aws_access_key_id=env.get("AWS_ACCESS_KEY_ID", "testing"),
+        aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY", "testing"),
+        region_name=env.get("AWS_REGION", "us-east-1"),
+        config=Config(s3={"addressing_style": "path"}),
+    )
+
+
+class _Tee(io.TextIOBase):
+    """Writes to the original stream and keeps a copy (thread-safe: the reader thread writes)."""
+
+    def __init__(self, orig):
+        self.orig = orig
+        self.buf = io.StringIO()
+        self.lock = threading.Lock()
+
+    def write(self, s):
+        with self.lock:
+            self.buf.write(s)
+        return self.orig.write(s)
+
+    def flush(self):
+        self.orig.flush()
+
+    def getvalue(self):
+        with self.lock:
+            return self.buf.getvalue()
+
+
+@contextmanager
+def _tee_sys_stdio(state):
+    out, err = _Tee(sys.stdout), _Tee(sys.stderr)
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = out, err
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+        state["stdout"] = out.getvalue()
+        state["stderr"] = err.getvalue()
+
+
+def run_external(context, req, probe):
+    """Body of the asset for an S3 scenario; probe is the probe.py module (for its recording
+    wrappers and STATE)."""
+    env = req.get("env") or {}
+    bucket = env["PIPES_E2E_S3_BUCKET"]
+    interval = float(env.get("PIPES_E2E_S3_INTERVAL", "1"))
+    client = _client(env)
+
+    kind, _, arg = (req.get("injector") or "tempfile").partition(":")
+    if kind == "s3":
+        injector = probe._recording(PipesS3ContextInjector)(
+            bucket=bucket, client=client, key_prefix=arg or None
+        )
+    else:
+        injector = probe.INJECTORS[kind]()
+
+    kind, _, arg = (req.get("reader") or "tempfile").partition(":")
+    if kind == "s3":
+        if arg not in ("", "stdio"):
+            raise ValueError(f"unknown S3 reader option {arg!r}")
+        reader = probe._recording_reader(PipesS3MessageReader)(
+            bucket=bucket, client=client, interval=interval, include_stdio_in_messages=arg == "stdio"
+        )
+    elif kind == "tempfile":
+        reader = probe._make_reader(kind)
+    else:
+        raise ValueError(f"reader {kind!r} is not supported with S3 (use s3 or tempfile)")
+
+    pipes_client = PipesSubprocessClient(context_injector=injector, message_reader=reader)
+    with _tee_sys_stdio(probe.STATE):
+        invocation = pipes_client.run(
+            context=context, command=req["command"], env=env, extras=req.get("extras")
+        )
+    yield from invocation.get_results()
