@@ -11,19 +11,23 @@ package pipes
 // results and the cross-language comparison (bench/compare).
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/metrics"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 const benchAsset = "bench_asset"
@@ -421,5 +425,95 @@ func TestBenchSinkWritesMessages(t *testing.T) {
 	msgs := readMessages(t, msgPath)
 	if got := fmt.Sprint(methods(msgs)); got != "[opened log report_asset_materialization closed]" {
 		t.Fatalf("methods = %s", got)
+	}
+}
+
+// refAppendStringContent is appendStringContent before its eight-byte fast
+// path: the fast path must not change a byte of the output.
+func refAppendStringContent(dst []byte, s string) []byte {
+	start := 0
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			if b >= 0x20 && b != '"' && b != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '"', '\\':
+				dst = append(dst, '\\', b)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	return append(dst, s[start:]...)
+}
+
+func TestAppendStringContentFastPath(t *testing.T) {
+	alphabet := []string{"a", "Z", " ", "~", "\x7f", "\x00", "\x1f", "\n", "\t", "\r", `"`, `\`, "/", "<", "é", "\u2028", "\u2029", "€", "😀", "\xff", "\xe2\x80", "!", "#", "]", "^", "A", "0123456789"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	check := func(s string) {
+		t.Helper()
+		want := refAppendStringContent(nil, s)
+		if got := appendStringContent(nil, s); !bytes.Equal(got, want) {
+			t.Fatalf("string %q: got %q, want %q", s, got, want)
+		}
+		if got := appendStringContent(nil, []byte(s)); !bytes.Equal(got, want) {
+			t.Fatalf("bytes %q: got %q, want %q", s, got, want)
+		}
+	}
+	for i := range 256 { // every byte at every position of a 16-byte block
+		for pos := range 16 {
+			b := []byte("abcdefghijklmnopq")[:16]
+			b[pos] = byte(i)
+			check(string(b))
+		}
+	}
+	for range 20000 {
+		var sb strings.Builder
+		for range rng.IntN(40) {
+			sb.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+		check(sb.String())
+	}
+	check(benchMessage)
+}
+
+func BenchmarkAppendString(b *testing.B) {
+	for _, s := range []string{benchMessage, "short", strings.Repeat("plain ascii text ", 20), "ünïcödé text with a \"quote\"\n"} {
+		b.Run(strconv.Itoa(len(s)), func(b *testing.B) {
+			buf := make([]byte, 0, 1024)
+			b.SetBytes(int64(len(s)))
+			for b.Loop() {
+				buf = appendString(buf[:0], s)
+			}
+		})
 	}
 }
