@@ -270,3 +270,22 @@ func jsonInt(i int64) string {
 	b, _ := json.Marshal(i)
 	return string(b)
 }
+
+// The default writer's stdout/stderr capture (include_stdio_in_messages):
+// what the program writes to its stdout and stderr reaches Dagster as
+// log_external_stream messages, which Dagster writes verbatim to its own
+// stdout and stderr, and none of it arrives after closed.
+func TestStdioCapture(t *testing.T) {
+	res := runScenario(t, contextScenario("env", "tempfile+stdio"))
+	require.True(t, res.Success, "Dagster's run failed")
+	requireNoSessionWarnings(t, res)
+	requireSeenEqualsInjected(t, res.Contexts[0], seenByJob(t, res.Custom(t)))
+	assert.Contains(t, res.DagsterStdout, "plain stdout line from the context job\n")
+	assert.Contains(t, res.DagsterStderr, "plain stderr line from the context job\n")
+	assert.NotContains(t, res.DagsterStdout, "plain stderr line", "stderr text must not be reported as stdout")
+
+	// Without the flag nothing is forwarded as messages.
+	plain := runScenario(t, contextScenario("env", "tempfile"))
+	assert.NotContains(t, plain.DagsterStdout, "plain stdout line")
+	assert.NotContains(t, plain.DagsterStderr, "plain stderr line")
+}

@@ -67,6 +67,27 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// touchInputs reads the job sources and the probe, so that go test's cache
+// knows the result depends on them (the test only reaches them through
+// subprocesses, which the cache does not see). The root package is a
+// dependency through an import in standalone_test.go.
+// It must run inside a test: go test records file reads only then.
+func touchInputs() { touchOnce.Do(readInputs) }
+
+var touchOnce sync.Once
+
+func readInputs() {
+	for _, dir := range []string{"jobs", "probe"} {
+		_ = filepath.WalkDir(filepath.Join(repoRoot, "e2e", dir), func(path string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && !strings.Contains(path, "__pycache__") {
+				_, _ = os.ReadFile(path)
+			}
+			return nil
+		})
+	}
+	_, _ = os.ReadFile(filepath.Join(repoRoot, "requirements-e2e.txt"))
+}
+
 // e2eMode is the value of PIPES_E2E: "1" makes a missing venv a failure,
 // "0" skips the tests, anything else runs them when a venv is found.
 func e2eMode() string { return os.Getenv("PIPES_E2E") }
@@ -94,6 +115,7 @@ func requireDagster(t *testing.T) *probe {
 	if e2eMode() == "0" {
 		t.Skip("PIPES_E2E=0: end-to-end tests disabled")
 	}
+	touchInputs()
 	probeOnce.Do(startProbe)
 	if probeFatal != nil {
 		t.Fatalf("PIPES_E2E=1 but real Dagster is not usable: %v\n%s", probeFatal, enableHint)
@@ -130,6 +152,7 @@ func startProbe() {
 // -race, so are the jobs: a data race in the library then fails the job.
 func jobPath(t *testing.T, name string) string {
 	t.Helper()
+	touchInputs()
 	buildOnce.Do(func() {
 		binDir = filepath.Join(tmpDir, "bin")
 		if err := os.MkdirAll(binDir, 0o755); err != nil {
@@ -367,6 +390,8 @@ type Result struct {
 	Stdout           *string           `json:"stdout"`
 	Stderr           *string           `json:"stderr"`
 	Forwarded        []string          `json:"forwarded"`
+	DagsterStdout    string            `json:"dagster_stdout"` // what Dagster wrote to its stdout
+	DagsterStderr    string            `json:"dagster_stderr"`
 	ProbeError       string            `json:"probe_error"`
 	Raw              json.RawMessage   `json:"-"`
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dagster-pipes-go/pipes"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -26,6 +27,7 @@ func TestStartedOutsideDagster(t *testing.T) {
 
 	const warning = "This process was not launched by a Dagster orchestration process. " +
 		"All calls to the `dagster-pipes` context or attempts to initialize `dagster-pipes` abstractions are no-ops."
+	assert.Equal(t, warning, pipes.NotLaunchedWarning)
 	assert.Equal(t, 1, strings.Count(stderr.String(), warning), "stderr:\n%s", stderr.String())
 	assert.Equal(t, "DagsterPipesWarning: "+warning+"\n", stderr.String(), "nothing but the warning on stderr")
 	assert.Equal(t, `standalone job ran: orchestrated=false run_id="" keys=[] keys_err=<nil>`+"\n", stdout.String(),

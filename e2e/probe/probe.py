@@ -16,7 +16,8 @@ A request describes one scenario:
       "reader": "tempfile"                   # message reader (default: tempfile), or one of
                 | "stdio:stdout" | "stdio:stderr"
                 | "buffered_stdio:stdout" | "buffered_stdio:stderr"
-                | "lambda",                  # dagster-aws PipesLambdaLogsMessageReader
+                | "lambda"                   # dagster-aws PipesLambdaLogsMessageReader
+                | "tempfile+stdio",          # temp file, include_stdio_in_messages=True
       "assets": [{"key": ["a", "b"], "code_version": "v1", "checks": ["c1"]}],
       "partitions": null | {"kind": "static", "keys": [...]}
                          | {"kind": "daily", "start": "2024-01-01"},
@@ -142,6 +143,8 @@ def _recording_reader(reader_cls):
 def _make_reader(kind):
     if kind in (None, "", "tempfile"):
         return _recording_reader(PipesTempFileMessageReader)()
+    if kind == "tempfile+stdio":
+        return _recording_reader(PipesTempFileMessageReader)(include_stdio_in_messages=True)
     if kind == "lambda":
         return _recording_reader(PipesLambdaLogsMessageReader)()
     key, _, stream = kind.partition(":")
@@ -328,23 +331,53 @@ def describe(instance, result):
 RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
+class Tee(io.TextIOBase):
+    """Records what Dagster writes to sys.stdout / sys.stderr (log_external_stream text, lines
+    its log-based readers forward) and passes it on."""
+
+    def __init__(self, target):
+        self.target = target
+        self.parts = []
+
+    def write(self, text):
+        self.parts.append(text)
+        return self.target.write(text)
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def flush(self):
+        self.target.flush()
+
+    def text(self):
+        return "".join(self.parts)
+
+
 def handle(req):
     STATE.clear()
     STATE.update(contexts=[], handlers=[])
     assets_def = _build_assets(req)
     instance = DagsterInstance.ephemeral()
-    result = materialize(
-        [assets_def],
-        instance=instance,
-        partition_key=req.get("partition_key"),
-        raise_on_error=False,
-        run_config=RUN_CONFIG if not req.get("console") else None,
-    )
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = out_tee, err_tee = Tee(sys.stdout), Tee(sys.stderr)
+    try:
+        result = materialize(
+            [assets_def],
+            instance=instance,
+            partition_key=req.get("partition_key"),
+            raise_on_error=False,
+            run_config=RUN_CONFIG if not req.get("console") else None,
+        )
+    finally:
+        sys.stdout, sys.stderr = saved
     out = describe(instance, result)
     out["run_id"] = result.run_id
     out["contexts"] = STATE["contexts"]
     # One list per attempt (a retried step opens a new session).
     out["custom_messages"] = [list(h.get_custom_messages()) for h in STATE["handlers"]]
+    out["dagster_stdout"] = out_tee.text()
+    out["dagster_stderr"] = err_tee.text()
     for k in ("stdout", "stderr", "forwarded"):
         if k in STATE:
             out[k] = STATE[k]

@@ -2,8 +2,10 @@
 // Pipes context as one custom message, so that the test can compare it with
 // what Dagster injected, then materializes each asset of the step.
 //
-// It also prints a plain line to stdout before reporting (the stdio writer
-// tests check that Dagster forwards it and does not take it for a message).
+// It also prints a plain line to stdout and one to stderr before reporting
+// (the stdio writer tests check that Dagster forwards them and does not take
+// them for messages; the stdio capture test that they arrive as
+// log_external_stream).
 // With E2E_FAIL_FIRST_ATTEMPT=1 the first attempt (retry number 0) fails, so
 // that the test sees a retried step.
 package main
@@ -93,6 +95,7 @@ func job(ctx context.Context, p *pipes.Context) error {
 	seen["missing_extra_is_undefined"] = errors.Is(err, pipes.ErrUndefined)
 
 	fmt.Println("plain stdout line from the context job")
+	fmt.Fprintln(os.Stderr, "plain stderr line from the context job")
 
 	if os.Getenv("E2E_FAIL_FIRST_ATTEMPT") == "1" && p.RetryNumber() == 0 {
 		if err := p.ReportCustomMessage(seen); err != nil {

@@ -1,0 +1,216 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dagster-pipes-go/pipes/internal/moto"
+)
+
+// The S3 tests: Dagster's PipesS3ContextInjector and PipesS3MessageReader
+// (dagster-aws) on a moto S3 server, PipesSubprocessClient launching the Go
+// job e2e/jobs/s3, which uses s3pipes. The probe side is
+// e2e/probe/s3ext.py. Dagster's reader polls every second and the job
+// uploads every 200 ms, so that each run takes a few seconds.
+
+var s3BucketSeq atomic.Int64
+
+// s3Scenario returns a scenario of the s3 job with Dagster's given injector
+// and reader ("s3…" for dagster-aws's, else the probe's), on a fresh bucket
+// of the shared moto server. The job's side of each channel follows
+// Dagster's.
+func s3Scenario(t *testing.T, injector, reader string, args ...string) Scenario {
+	t.Helper()
+	requireDagster(t) // skip before starting moto when the e2e tests are off
+	srv := moto.Shared(t)
+	bucket := fmt.Sprintf("e2e-s3-%d", s3BucketSeq.Add(1))
+	srv.CreateBucket(t, bucket)
+
+	env := map[string]string{
+		"PIPES_E2E_S3_BUCKET":   bucket,
+		"PIPES_E2E_S3_INTERVAL": "1",
+	}
+	for _, kv := range srv.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	side := func(kind string) string {
+		if strings.HasPrefix(kind, "s3") {
+			return "s3"
+		}
+		return "default"
+	}
+	return Scenario{
+		Job:      "s3",
+		Args:     append([]string{"-context=" + side(injector), "-messages=" + side(reader), "-upload-interval=200ms"}, args...),
+		Injector: injector,
+		Reader:   reader,
+		Env:      env,
+		Assets:   []AssetDef{{Key: []string{"s3", "asset"}, Checks: []string{"s3_check"}}},
+		Extras:   json.RawMessage(`{"where": "s3", "n": 3, "nested": {"list": [1, "two", null]}}`),
+	}
+}
+
+// requireReport asserts what Dagster recorded for the job's report mode:
+// the context the job read is the one Dagster injected, and every log,
+// custom message, the materialization with its metadata and the asset
+// check arrived, in order.
+func requireReport(t *testing.T, res *Result) {
+	t.Helper()
+	require.True(t, res.Success, "Dagster's run failed: %+v", res.StepFailures)
+	requireNoSessionWarnings(t, res)
+	assert.Empty(t, res.PipesWarnings())
+
+	// The job read the context Dagster injected.
+	require.Len(t, res.Contexts, 1)
+	injected := res.Contexts[0]
+	custom := res.Custom(t)
+	require.NotEmpty(t, custom)
+	seen, ok := custom[0].(map[string]any)
+	require.True(t, ok, "first custom message is %T", custom[0])
+	assert.Equal(t, res.RunID, seen["run_id"])
+	for _, k := range []string{"run_id", "job_name", "retry_number", "asset_keys", "extras"} {
+		assert.Equal(t, injected[k], seen[k], k)
+	}
+	assert.Equal(t, []any{"s3/asset"}, seen["asset_keys"])
+	assert.Equal(t, decodeJSON(t, `{"where": "s3", "n": 3, "nested": {"list": [1, "two", null]}}`), seen["extras"])
+
+	// 4 batches of 50 custom messages, sent over several upload intervals:
+	// all of them, in order.
+	rest := custom[1:]
+	require.Len(t, rest, 200)
+	for i, m := range rest {
+		want := map[string]any{"batch": json.Number(fmt.Sprint(i / 50)), "i": json.Number(fmt.Sprint(i % 50)), "text": "ünïcödé ✓"}
+		if !assert.Equal(t, want, m, "custom message %d", i+1) {
+			break
+		}
+	}
+
+	assert.Equal(t, []LogRecord{
+		{"DEBUG", "debug over s3"},
+		{"INFO", "info over s3 n=1"},
+		{"WARNING", "warning over s3"},
+		{"ERROR", "error over s3"},
+		{"CRITICAL", "critical over s3"},
+		{"INFO", "batch 0 sent"},
+		{"INFO", "batch 1 sent"},
+		{"INFO", "batch 2 sent"},
+		{"INFO", "batch 3 sent"},
+	}, res.UserLogs())
+
+	mats := res.Materialized("s3", "asset")
+	require.Len(t, mats, 1, "materializations: %+v", res.Materializations)
+	md := mats[0].Metadata
+	types := map[string]string{
+		"text": "TextMetadataValue", "int": "IntMetadataValue", "float": "FloatMetadataValue",
+		"bool": "BoolMetadataValue", "url": "UrlMetadataValue", "path": "PathMetadataValue",
+		"json": "JsonMetadataValue", "md": "MarkdownMetadataValue", "inferd": "IntMetadataValue",
+		"null": "NullMetadataValue",
+	}
+	got := map[string]string{}
+	for k, v := range md {
+		got[k] = v.Type
+	}
+	assert.Equal(t, types, got)
+	assert.Equal(t, "through s3", md["text"].Value)
+	assert.Equal(t, json.Number("42"), md["int"].Value)
+	assert.Equal(t, json.Number("2.5"), md["float"].Value)
+	assert.Equal(t, true, md["bool"].Value)
+	assert.Equal(t, "https://example.com/s3", md["url"].Value)
+	assert.Equal(t, "/data/out.parquet", md["path"].Value)
+	assert.Equal(t, decodeJSON(t, `{"k": [1, "two", null]}`), md["json"].Value)
+	assert.Equal(t, "# title", md["md"].Value)
+	assert.Equal(t, json.Number("7"), md["inferd"].Value)
+	assert.Nil(t, md["null"].Value)
+	assert.Equal(t, "dv-s3", mats[0].Tags["dagster/data_version"])
+
+	require.Len(t, res.Checks, 1, "checks: %+v", res.Checks)
+	c := res.Checks[0]
+	assert.Equal(t, []string{"s3", "asset"}, c.AssetKey)
+	assert.Equal(t, "s3_check", c.CheckName)
+	assert.False(t, c.Passed)
+	assert.Equal(t, "WARN", c.Severity)
+	assert.Equal(t, "TextMetadataValue", c.Metadata["reason"].Type)
+	assert.Equal(t, "checked over s3", c.Metadata["reason"].Value)
+	assert.Equal(t, "IntMetadataValue", c.Metadata["rows"].Type)
+	assert.Equal(t, json.Number("3"), c.Metadata["rows"].Value)
+}
+
+// Context and messages through S3, and the mixed pairs: Dagster's env and
+// temp-file injectors with S3 messages, and the S3 injector with Dagster's
+// default temp-file message reader.
+func TestS3(t *testing.T) {
+	for _, tc := range []struct{ name, injector, reader string }{
+		{"s3-context/s3-messages", "s3", "s3"},
+		{"s3-context-key-prefix/s3-messages", "s3:ctx/prefix/", "s3"},
+		{"env-context/s3-messages", "env", "s3"},
+		{"tempfile-context/s3-messages", "tempfile", "s3"},
+		{"s3-context/tempfile-messages", "s3", "tempfile"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := runScenario(t, s3Scenario(t, tc.injector, tc.reader))
+			requireReport(t, res)
+			// Without include_stdio_in_messages nothing of the job's output
+			// comes back as messages: Dagster printed none of it.
+			require.NotNil(t, res.Stdout)
+			assert.NotContains(t, *res.Stdout, "go stdout")
+		})
+	}
+}
+
+// A failing job: the closed message, uploaded to S3 with the exception,
+// reaches Dagster, which records the exception, and the step fails because
+// the process exited with status 1.
+func TestS3Failure(t *testing.T) {
+	res := runScenario(t, s3Scenario(t, "s3", "s3", "fail"))
+	assert.False(t, res.Success, "Dagster's run should fail")
+	require.Len(t, res.StepFailures, 1)
+	assert.True(t, chainHas(res.StepFailures[0], "External execution process failed with code 1"),
+		"step failure: %+v", res.StepFailures[0])
+	requireNoSessionWarnings(t, res)
+	assert.Empty(t, res.PipesWarnings())
+	assert.True(t, res.HasLog("INFO", "failing over s3"), "logs: %+v", res.Logs)
+	assert.Equal(t, []any{"before failure"}, res.Custom(t))
+	assert.Empty(t, res.Materializations)
+
+	exc := closedError(t, res)
+	require.NotNil(t, exc.ClsName)
+	assert.Equal(t, "*fmt.wrapError", *exc.ClsName)
+	assert.Equal(t, "s3 step failed: s3 job error 5", exc.Message)
+	requireFrames(t, exc.Stack)
+	assert.True(t, stackHas(exc.Stack, "main.fail"), "stack: %q", exc.Stack)
+	require.NotNil(t, exc.Cause)
+	require.NotNil(t, exc.Cause.ClsName)
+	assert.Equal(t, "*main.jobError", *exc.Cause.ClsName)
+	assert.Equal(t, "s3 job error 5", exc.Cause.Message)
+}
+
+// include_stdio_in_messages on the S3 reader: what the job and its child
+// process print comes back as log_external_stream messages, which
+// Dagster's handler prints on its own stdout and stderr (the probe's
+// sys.stdout and sys.stderr, past which the job's own forwarded output
+// goes).
+func TestS3Stdio(t *testing.T) {
+	res := runScenario(t, s3Scenario(t, "s3", "s3:stdio", "stdio"))
+	require.True(t, res.Success, "Dagster's run failed: %+v", res.StepFailures)
+	requireNoSessionWarnings(t, res)
+	assert.Empty(t, res.PipesWarnings(), "no message after closed: capture stops before it")
+	require.Len(t, res.Materialized("s3", "asset"), 1)
+
+	require.NotNil(t, res.Stdout)
+	require.NotNil(t, res.Stderr)
+	out, errText := *res.Stdout, *res.Stderr
+	assert.Contains(t, out, "go stdout line 1\ngo stdout line 2 ünïcödé\n")
+	assert.Contains(t, out, "child stdout\n")
+	assert.Contains(t, errText, "go stderr line ✓\n")
+	assert.Contains(t, errText, "child stderr\n")
+	assert.NotContains(t, out, "stderr", "each stream is reported as its own")
+	assert.NotContains(t, errText, "go stdout")
+	assert.Less(t, strings.Index(out, "go stdout line 2"), strings.Index(out, "child stdout"), "in order")
+}
