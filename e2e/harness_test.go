@@ -181,11 +181,16 @@ func jobPath(t *testing.T, name string) string {
 	return p
 }
 
+// goTool is the go command: the one in GOROOT/bin when go test set GOROOT
+// (it does, for the go that runs the tests), else the one on PATH.
 func goTool() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
+	if root := os.Getenv("GOROOT"); root != "" {
+		p := filepath.Join(root, "bin", "go")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
 	}
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
+	return "go"
 }
 
 // pyJob returns the path of a Python reference job under e2e/jobs/pyref.

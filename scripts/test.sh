@@ -6,10 +6,12 @@
 #    run reuses it without calling pip.
 # 2. Exports PIPES_E2E=1 (the end-to-end tests against real Dagster must run,
 #    a missing venv is a failure) and PIPES_E2E_PYTHON.
-# 3. Runs gofmt, go vet, the tests with the race detector, and every benchmark once.
+# 3. Runs gofmt, go vet, the tests with the race detector, every benchmark
+#    once, and staticcheck.
 #
 # Environment: PYTHON (default python3) is the interpreter that creates the
-# venv; GO_TEST_FLAGS adds flags to `go test` (e.g. GO_TEST_FLAGS='-run TestLogs').
+# venv; GO_TEST_FLAGS adds flags to `go test` (e.g. GO_TEST_FLAGS='-run TestLogs');
+# STATICCHECK=0 skips staticcheck.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -29,7 +31,10 @@ elif [ -x "$venv/Scripts/python.exe" ]; then
   venv_python="$venv/Scripts/python.exe"
 else
   step "creating $venv with $($python --version 2>&1)"
-  "$python" -m venv "$venv"
+  if ! "$python" -m venv "$venv"; then
+    echo "cannot create a venv with $python -m venv (on Debian/Ubuntu: apt-get install python3-venv)" >&2
+    exit 1
+  fi
   venv_python="$venv/bin/python"
   [ -x "$venv_python" ] || venv_python="$venv/Scripts/python.exe"
 fi
@@ -67,5 +72,10 @@ go test -race -count=1 -p 2 ${GO_TEST_FLAGS:-} ./...
 
 step "benchmarks (one iteration each)"
 go test -run '^$' -bench . -benchtime 1x ./...
+
+if [ "${STATICCHECK:-1}" != 0 ]; then
+  step "staticcheck ${STATICCHECK_VERSION:=v0.8.2}"
+  go run "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" ./...
+fi
 
 step "all checks passed"

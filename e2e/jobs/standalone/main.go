@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 
@@ -17,7 +18,7 @@ func main() {
 			return err
 		}
 		if again != p {
-			return fmt.Errorf("Open returned a different Context")
+			return errors.New("pipes.Open returned a different Context")
 		}
 		p.Log().Info("not sent anywhere")
 		if err := p.ReportAssetMaterialization(pipes.Materialization{Metadata: pipes.Metadata{"n": 1}}); err != nil {
