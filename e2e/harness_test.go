@@ -350,9 +350,9 @@ func (b *tailBuffer) Since(mark int64) string {
 type Scenario struct {
 	// Job is the Go program (directory name under e2e/jobs); PyJob a Python
 	// reference job (file name under e2e/jobs/pyref). Exactly one is set.
-	Job   string `json:"-"`
-	PyJob string `json:"-"`
-	Args  []string
+	Job   string   `json:"-"`
+	PyJob string   `json:"-"`
+	Args  []string `json:"-"`
 
 	Name         string            `json:"name"`
 	Command      []string          `json:"command"`
