@@ -1,12 +1,17 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -20,6 +25,28 @@ import (
 // uploads every 200 ms, so that each run takes a few seconds.
 
 var s3BucketSeq atomic.Int64
+
+// batches is the number of upload intervals over which the report mode
+// spreads its custom messages (see e2e/jobs/s3).
+const batches = 4
+
+// chunkKeyRE matches the key of a message chunk under the 30-letter prefix
+// that Dagster's S3 reader chose.
+var chunkKeyRE = regexp.MustCompile(`^[A-Za-z]{30}/[1-9][0-9]*\.json$`)
+
+// s3Keys lists the objects left in bucket after a run.
+func s3Keys(t *testing.T, bucket string) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := moto.Shared(t).Client(t).ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+	require.NoError(t, err)
+	var keys []string
+	for _, o := range out.Contents {
+		keys = append(keys, aws.ToString(o.Key))
+	}
+	return keys
+}
 
 // s3Scenario returns a scenario of the s3 job with Dagster's given injector
 // and reader ("s3…" for dagster-aws's, else the probe's), on a fresh bucket
@@ -84,9 +111,10 @@ func requireReport(t *testing.T, res *Result) {
 	// 4 batches of 50 custom messages, sent over several upload intervals:
 	// all of them, in order.
 	rest := custom[1:]
-	require.Len(t, rest, 200)
+	const perBatch = 50
+	require.Len(t, rest, batches*perBatch)
 	for i, m := range rest {
-		want := map[string]any{"batch": json.Number(fmt.Sprint(i / 50)), "i": json.Number(fmt.Sprint(i % 50)), "text": "ünïcödé ✓"}
+		want := map[string]any{"batch": json.Number(fmt.Sprint(i / perBatch)), "i": json.Number(fmt.Sprint(i % perBatch)), "text": "ünïcödé ✓"}
 		if !assert.Equal(t, want, m, "custom message %d", i+1) {
 			break
 		}
@@ -154,8 +182,24 @@ func TestS3(t *testing.T) {
 		{"s3-context/tempfile-messages", "s3", "tempfile"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res := runScenario(t, s3Scenario(t, tc.injector, tc.reader))
+			sc := s3Scenario(t, tc.injector, tc.reader)
+			res := runScenario(t, sc)
 			requireReport(t, res)
+			keys := s3Keys(t, sc.Env["PIPES_E2E_S3_BUCKET"])
+			if tc.reader == "s3" {
+				// The premise of the test: the messages went in several
+				// chunks (Dagster's reader read them all, in order, above).
+				chunks := 0
+				for _, k := range keys {
+					if chunkKeyRE.MatchString(k) {
+						chunks++
+					}
+				}
+				assert.GreaterOrEqual(t, chunks, batches, "message chunks in the bucket: %q", keys)
+			}
+			for _, k := range keys {
+				assert.NotContains(t, k, "context.json", "Dagster's S3 injector deletes the context after the session")
+			}
 			// Without include_stdio_in_messages nothing of the job's output
 			// comes back as messages: Dagster printed none of it.
 			require.NotNil(t, res.Stdout)
