@@ -475,6 +475,28 @@ func (p *Context) LogExternalStream(stream, text string, extras map[string]any) 
 	return p.send(MethodLogExternalStream)
 }
 
+// logText writes a log message whose text is msg followed by suffix
+// (already escaped for the inside of a JSON string), encoded straight into
+// the Context's buffer: the logger's handler calls it for a record without
+// attributes of its own, the common case.
+func (p *Context) logText(level, msg, suffix string) error {
+	if p.noop {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return p.closedError()
+	}
+	b := append(p.buf[:0], `{"message":"`...)
+	b = appendStringContent(b, msg)
+	b = append(b, suffix...)
+	b = append(b, `","level":"`...)
+	b = append(b, level...)
+	p.buf = append(b, '"', '}')
+	return p.send(MethodLog)
+}
+
 // logMessage writes a log message; the logger's handler calls it with the
 // message already encoded as a JSON string.
 func (p *Context) logMessage(level string, quotedMsg []byte) error {

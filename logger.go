@@ -48,6 +48,11 @@ func (h *handler) Enabled(_ context.Context, l slog.Level) bool {
 }
 
 func (h *handler) Handle(_ context.Context, r slog.Record) error {
+	if r.NumAttrs() == 0 {
+		// Nothing to resolve (a LogValuer runs user code, so it must not
+		// run under the Context's lock): encode under the lock, in place.
+		return h.p.logText(levelName(r.Level), r.Message, h.attrs)
+	}
 	bp := bufPool.Get().(*[]byte)
 	b := append((*bp)[:0], '"')
 	b = appendStringContent(b, r.Message)
