@@ -200,10 +200,6 @@ func TestS3(t *testing.T) {
 			for _, k := range keys {
 				assert.NotContains(t, k, "context.json", "Dagster's S3 injector deletes the context after the session")
 			}
-			// Without include_stdio_in_messages nothing of the job's output
-			// comes back as messages: Dagster printed none of it.
-			require.NotNil(t, res.Stdout)
-			assert.NotContains(t, *res.Stdout, "go stdout")
 		})
 	}
 }
@@ -242,24 +238,36 @@ func TestS3Failure(t *testing.T) {
 // process print comes back as log_external_stream messages, which
 // Dagster's handler prints on its own stdout and stderr (the probe's
 // sys.stdout and sys.stderr, past which the job's own forwarded output
-// goes).
+// goes). Without the flag, none of it comes back.
 func TestS3Stdio(t *testing.T) {
-	sc := s3Scenario(t, "s3", "s3:stdio", "stdio")
-	sc.Assets = []AssetDef{{Key: []string{"s3", "asset"}}} // no check in this mode
-	res := runScenario(t, sc)
-	require.True(t, res.Success, "Dagster's run failed: %+v", res.StepFailures)
-	requireNoSessionWarnings(t, res)
-	assert.Empty(t, res.PipesWarnings(), "no message after closed: capture stops before it")
-	require.Len(t, res.Materialized("s3", "asset"), 1)
+	run := func(t *testing.T, reader string) *Result {
+		sc := s3Scenario(t, "s3", reader, "stdio")
+		sc.Assets = []AssetDef{{Key: []string{"s3", "asset"}}} // no check in this mode
+		res := runScenario(t, sc)
+		require.True(t, res.Success, "Dagster's run failed: %+v", res.StepFailures)
+		requireNoSessionWarnings(t, res)
+		assert.Empty(t, res.PipesWarnings(), "no message after closed: capture stops before it")
+		require.Len(t, res.Materialized("s3", "asset"), 1)
+		return res
+	}
 
-	require.NotNil(t, res.Stdout)
-	require.NotNil(t, res.Stderr)
-	out, errText := *res.Stdout, *res.Stderr
-	assert.Contains(t, out, "go stdout line 1\ngo stdout line 2 ünïcödé\n")
-	assert.Contains(t, out, "child stdout\n")
-	assert.Contains(t, errText, "go stderr line ✓\n")
-	assert.Contains(t, errText, "child stderr\n")
-	assert.NotContains(t, out, "stderr", "each stream is reported as its own")
-	assert.NotContains(t, errText, "go stdout")
-	assert.Less(t, strings.Index(out, "go stdout line 2"), strings.Index(out, "child stdout"), "in order")
+	t.Run("include", func(t *testing.T) {
+		res := run(t, "s3:stdio")
+		out, errText := res.DagsterStdout, res.DagsterStderr
+		assert.Contains(t, out, "go stdout line 1\ngo stdout line 2 ünïcödé\n")
+		assert.Contains(t, out, "child stdout\n")
+		assert.Contains(t, errText, "go stderr line ✓\n")
+		assert.Contains(t, errText, "child stderr\n")
+		assert.NotContains(t, out, "stderr", "each stream is reported as its own")
+		assert.NotContains(t, errText, "go stdout")
+		assert.Less(t, strings.Index(out, "go stdout line 2"), strings.Index(out, "child stdout"), "in order")
+	})
+
+	t.Run("exclude", func(t *testing.T) {
+		res := run(t, "s3")
+		assert.NotContains(t, res.DagsterStdout, "go stdout")
+		assert.NotContains(t, res.DagsterStdout, "child stdout")
+		assert.NotContains(t, res.DagsterStderr, "go stderr")
+		assert.NotContains(t, res.DagsterStderr, "child stderr")
+	})
 }

@@ -18,17 +18,9 @@ probe.py hands a request here when its injector or its reader starts with "s3":
 The same env reaches the launched program (PipesSubprocessClient adds it to its environment), so
 the Go job's S3 client finds the same server.
 
-What Dagster's message handler prints for `log_external_stream` goes to the probe's sys.stdout /
-sys.stderr. During an S3 scenario both are teed into buffers and reported as the answer's
-"stdout" / "stderr": the text Dagster itself printed, at the Python level. The program's own
-output is not in there: PipesSubprocessClient lets the child inherit the probe's file descriptors,
-so the child writes to them directly, past sys.stdout.
+What Dagster's message handler prints for `log_external_stream` is in the answer's
+"dagster_stdout" / "dagster_stderr" (probe.py tees sys.stdout / sys.stderr during every run).
 """
-
-import io
-import sys
-import threading
-from contextlib import contextmanager
 
 import boto3
 from botocore.config import Config
@@ -45,40 +37,6 @@ def _client(env):
         region_name=env.get("AWS_REGION", "us-east-1"),
         config=Config(s3={"addressing_style": "path"}),
     )
-
-
-class _Tee(io.TextIOBase):
-    """Writes to the original stream and keeps a copy (thread-safe: the reader thread writes)."""
-
-    def __init__(self, orig):
-        self.orig = orig
-        self.buf = io.StringIO()
-        self.lock = threading.Lock()
-
-    def write(self, s):
-        with self.lock:
-            self.buf.write(s)
-        return self.orig.write(s)
-
-    def flush(self):
-        self.orig.flush()
-
-    def getvalue(self):
-        with self.lock:
-            return self.buf.getvalue()
-
-
-@contextmanager
-def _tee_sys_stdio(state):
-    out, err = _Tee(sys.stdout), _Tee(sys.stderr)
-    saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = out, err
-    try:
-        yield
-    finally:
-        sys.stdout, sys.stderr = saved
-        state["stdout"] = out.getvalue()
-        state["stderr"] = err.getvalue()
 
 
 def run_external(context, req, probe):
@@ -110,8 +68,7 @@ def run_external(context, req, probe):
         raise ValueError(f"reader {kind!r} is not supported with S3 (use s3 or tempfile)")
 
     pipes_client = PipesSubprocessClient(context_injector=injector, message_reader=reader)
-    with _tee_sys_stdio(probe.STATE):
-        invocation = pipes_client.run(
-            context=context, command=req["command"], env=env, extras=req.get("extras")
-        )
+    invocation = pipes_client.run(
+        context=context, command=req["command"], env=env, extras=req.get("extras")
+    )
     yield from invocation.get_results()
