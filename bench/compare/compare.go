@@ -1,0 +1,393 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/dagster-pipes-go/pipes"
+)
+
+// Config is what to run.
+type Config struct {
+	N      int    // log messages in workload (a)
+	Runs   int    // measured runs of each workload
+	Python string // interpreter with dagster-pipes; "" finds the repo's .venv
+	Root   string // repository root; "" finds it from the working directory
+	Log    io.Writer
+}
+
+// Result holds the medians of one comparison.
+type Result struct {
+	N, Runs   int
+	Machine   string
+	PyVersion string
+
+	GoLoop, PyLoop, FloorLoop time.Duration // (a), (a'): the N calls, timed inside each process
+	GoLogsWall, PyLogsWall    time.Duration // (a) as whole processes, for reference
+	GoMatWall, PyMatWall      time.Duration // (b)
+	GoMatRSS, PyMatRSS        int64         // (c), bytes
+
+	QuickstartBytes int64
+	QuickstartPkg   string // the package measured
+	StandIn         bool   // examples/quickstart was missing: a stand-in was measured
+}
+
+// Ratios and targets.
+func (r *Result) LogSpeedup() float64     { return ratio(r.PyLoop, r.GoLoop) }
+func (r *Result) FloorRatio() float64     { return ratio(r.GoLoop, r.FloorLoop) }
+func (r *Result) ProcessSpeedup() float64 { return ratio(r.PyMatWall, r.GoMatWall) }
+func (r *Result) RSSRatio() float64       { return float64(r.GoMatRSS) / float64(r.PyMatRSS) }
+
+func ratio(a, b time.Duration) float64 { return float64(a) / float64(b) }
+
+// Targets of issue 6.
+const (
+	TargetLogSpeedup     = 20.0
+	TargetFloorRatio     = 1.5
+	TargetProcessSpeedup = 20.0
+	TargetRSSRatio       = 0.25
+	TargetBinaryBytes    = 3_000_000
+)
+
+func (c *Config) logf(format string, args ...any) {
+	if c.Log != nil {
+		fmt.Fprintf(c.Log, format+"\n", args...)
+	}
+}
+
+// Compare builds the Go programs, runs every workload and returns the medians.
+func Compare(cfg Config) (*Result, error) {
+	if cfg.N <= 0 || cfg.Runs <= 0 {
+		return nil, errors.New("-n and -runs must be positive")
+	}
+	if cfg.Root == "" {
+		root, err := findRoot()
+		if err != nil {
+			return nil, err
+		}
+		cfg.Root = root
+	}
+	if cfg.Python == "" {
+		cfg.Python = os.Getenv("PIPES_E2E_PYTHON")
+	}
+	if cfg.Python == "" {
+		cfg.Python = filepath.Join(cfg.Root, ".venv", "bin", "python")
+	}
+	tmp, err := os.MkdirTemp("", "pipes-compare-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+
+	res := &Result{N: cfg.N, Runs: cfg.Runs, Machine: machine()}
+	out, err := exec.Command(cfg.Python, "-c", "import sys, importlib.metadata as m; print(sys.version.split()[0], 'dagster-pipes', m.version('dagster-pipes'))").CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("python %s with dagster-pipes is needed (run scripts/test.sh to create .venv): %v: %s", cfg.Python, err, out)
+	}
+	res.PyVersion = "Python " + strings.TrimSpace(string(out))
+
+	// Build the Go programs (not timed).
+	goJob, floor := filepath.Join(tmp, "gojob"), filepath.Join(tmp, "floor")
+	for _, b := range [][2]string{{goJob, "./bench/gojob"}, {floor, "./bench/floor"}} {
+		if err := goBuild(cfg.Root, b[0], b[1]); err != nil {
+			return nil, err
+		}
+	}
+	res.QuickstartPkg = "./examples/quickstart"
+	if _, err := os.Stat(filepath.Join(cfg.Root, "examples", "quickstart")); err != nil {
+		res.QuickstartPkg, res.StandIn = "./bench/gojob", true
+	}
+	qs := filepath.Join(tmp, "quickstart")
+	if err := goBuild(cfg.Root, qs, res.QuickstartPkg, "-trimpath", "-ldflags=-s -w"); err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(qs)
+	if err != nil {
+		return nil, err
+	}
+	res.QuickstartBytes = fi.Size()
+
+	pyJob := filepath.Join(cfg.Root, "bench", "pyjob", "job.py")
+	ctxPath := filepath.Join(tmp, "context.json")
+	if err := writeContext(ctxPath); err != nil {
+		return nil, err
+	}
+	n := strconv.Itoa(cfg.N)
+	runDir := 0
+	// run launches one process with fresh bootstrap env vars and a fresh
+	// messages file, and checks what it wrote.
+	run := func(check func([]string) error, name string, args ...string) (proc, error) {
+		runDir++
+		msgPath := filepath.Join(tmp, "messages-"+strconv.Itoa(runDir))
+		env, err := bootstrapEnv(ctxPath, msgPath)
+		if err != nil {
+			return proc{}, err
+		}
+		args = slices.Clone(args)
+		for i, a := range args {
+			if a == "{messages}" {
+				args[i] = msgPath
+			}
+		}
+		p, err := launch(env, name, args...)
+		if err != nil {
+			return p, err
+		}
+		raw, err := os.ReadFile(msgPath)
+		if err != nil {
+			return p, err
+		}
+		_ = os.Remove(msgPath)
+		lines := strings.Split(strings.TrimSuffix(string(raw), "\n"), "\n")
+		if err := check(lines); err != nil {
+			return p, fmt.Errorf("%s %s: %w", filepath.Base(name), strings.Join(args, " "), err)
+		}
+		return p, nil
+	}
+
+	logLine := `{"__dagster_pipes_version":"0.1","method":"log","params":{"message":"processed batch 1234 of 100000 (250 records)","level":"INFO"}}`
+	checkFloor := func(lines []string) error {
+		if len(lines) != cfg.N || lines[0] != logLine || lines[len(lines)-1] != logLine {
+			return fmt.Errorf("floor wrote %d lines, want %d", len(lines), cfg.N)
+		}
+		return nil
+	}
+	checkGoLogs := func(lines []string) error {
+		if err := checkSession(lines, cfg.N+2); err != nil {
+			return err
+		}
+		// The Go job writes exactly the floor's bytes for each message.
+		for _, l := range lines[1 : len(lines)-1] {
+			if l != logLine {
+				return fmt.Errorf("log line %q differs from the floor's %q", l, logLine)
+			}
+		}
+		return nil
+	}
+	checkPyLogs := func(lines []string) error { return checkSession(lines, cfg.N+2) }
+	checkMat := func(lines []string) error {
+		if err := checkSession(lines, 3); err != nil {
+			return err
+		}
+		if !strings.Contains(lines[1], `"report_asset_materialization"`) {
+			return fmt.Errorf("no materialization: %s", lines[1])
+		}
+		return nil
+	}
+
+	type workload struct {
+		name  string
+		check func([]string) error
+		cmd   string
+		args  []string
+		procs []proc
+	}
+	ws := []*workload{
+		{name: "go logs", check: checkGoLogs, cmd: goJob, args: []string{"logs", n}},
+		{name: "python logs", check: checkPyLogs, cmd: cfg.Python, args: []string{pyJob, "logs", n}},
+		{name: "floor", check: checkFloor, cmd: floor, args: []string{"{messages}", n}},
+		{name: "go materialize", check: checkMat, cmd: goJob, args: []string{"materialize"}},
+		{name: "python materialize", check: checkMat, cmd: cfg.Python, args: []string{pyJob, "materialize"}},
+	}
+	for round := 0; round <= cfg.Runs; round++ { // round 0 warms up caches
+		for _, w := range ws {
+			p, err := run(w.check, w.cmd, w.args...)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", w.name, err)
+			}
+			if round > 0 {
+				w.procs = append(w.procs, p)
+			}
+		}
+		if round > 0 {
+			cfg.logf("round %d/%d done", round, cfg.Runs)
+		}
+	}
+	res.GoLoop, res.GoLogsWall = medianLoop(ws[0].procs), medianWall(ws[0].procs)
+	res.PyLoop, res.PyLogsWall = medianLoop(ws[1].procs), medianWall(ws[1].procs)
+	res.FloorLoop = medianLoop(ws[2].procs)
+	res.GoMatWall, res.GoMatRSS = medianWall(ws[3].procs), medianRSS(ws[3].procs)
+	res.PyMatWall, res.PyMatRSS = medianWall(ws[4].procs), medianRSS(ws[4].procs)
+	return res, nil
+}
+
+// checkSession checks that lines are one session: opened first, closed last,
+// want lines in all, each a Pipes message.
+func checkSession(lines []string, want int) error {
+	if len(lines) != want {
+		return fmt.Errorf("wrote %d messages, want %d", len(lines), want)
+	}
+	for i, l := range lines {
+		var m struct {
+			Version string `json:"__dagster_pipes_version"`
+			Method  string `json:"method"`
+		}
+		if err := json.Unmarshal([]byte(l), &m); err != nil || m.Version != "0.1" {
+			return fmt.Errorf("line %d is not a Pipes message: %q", i+1, l)
+		}
+		if i == 0 && m.Method != "opened" || i == len(lines)-1 && m.Method != "closed" {
+			return fmt.Errorf("line %d: unexpected method %q", i+1, m.Method)
+		}
+	}
+	return nil
+}
+
+// proc is one measured process.
+type proc struct {
+	wall time.Duration // from start to exit
+	loop time.Duration // the N calls, as the process timed them (0 if not reported)
+	rss  int64         // peak RSS, bytes (VmHWM as the process reported it, else rusage maxrss)
+}
+
+func launch(env []string, name string, args ...string) (proc, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Env = env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	wall := time.Since(start)
+	if err != nil {
+		return proc{}, fmt.Errorf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, stderr.Bytes())
+	}
+	p := proc{wall: wall}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		p.rss = int64(ru.Maxrss) * 1024 // kilobytes on Linux
+		if runtime.GOOS == "darwin" {
+			p.rss = int64(ru.Maxrss) // bytes on macOS
+		}
+	}
+	if out := bytes.TrimSpace(stdout.Bytes()); len(out) > 0 {
+		var r struct {
+			LoopNS  int64 `json:"loop_ns"`
+			VmHWMKB int64 `json:"vmhwm_kb"`
+		}
+		if err := json.Unmarshal(out, &r); err != nil {
+			return p, fmt.Errorf("%s: unexpected output %q", filepath.Base(name), out)
+		}
+		p.loop = time.Duration(r.LoopNS)
+		if r.VmHWMKB > 0 {
+			// The process's own peak: on Linux the rusage maxrss of a
+			// child started by os/exec (vfork) includes this process's RSS.
+			p.rss = r.VmHWMKB * 1024
+		}
+	}
+	return p, nil
+}
+
+// bootstrapEnv is the environment Dagster's subprocess client gives a job:
+// the parent's, plus the two bootstrap variables.
+func bootstrapEnv(ctxPath, msgPath string) ([]string, error) {
+	c, err := pipes.EncodeParam(map[string]any{"path": ctxPath})
+	if err != nil {
+		return nil, err
+	}
+	m, err := pipes.EncodeParam(map[string]any{"path": msgPath})
+	if err != nil {
+		return nil, err
+	}
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, pipes.ContextEnvVar+"=") || strings.HasPrefix(kv, pipes.MessagesEnvVar+"=")
+	})
+	return append(env, pipes.ContextEnvVar+"="+c, pipes.MessagesEnvVar+"="+m), nil
+}
+
+// writeContext writes the context file of a step that targets one asset,
+// with every key, as Dagster writes it.
+func writeContext(path string) error {
+	raw, err := json.Marshal(map[string]any{
+		"asset_keys": []string{"bench_asset"}, "code_version_by_asset_key": map[string]any{"bench_asset": nil},
+		"provenance_by_asset_key": map[string]any{"bench_asset": nil}, "partition_key": nil,
+		"partition_key_range": nil, "partition_time_window": nil,
+		"run_id": "0b1f0b1f-0b1f-4b1f-8b1f-0b1f0b1f0b1f", "job_name": "bench_job", "retry_number": 0,
+		"extras": map[string]any{},
+	})
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, raw, 0o644)
+}
+
+func goBuild(root, out, pkg string, flags ...string) error {
+	args := append([]string{"build", "-o", out}, flags...)
+	cmd := exec.Command("go", append(args, pkg)...)
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
+	}
+	return nil
+}
+
+// findRoot returns the directory of this module's go.mod, from the working
+// directory up.
+func findRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if raw, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil &&
+			bytes.Contains(raw, []byte("module github.com/dagster-pipes-go/pipes\n")) {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("run from inside the github.com/dagster-pipes-go/pipes repository")
+		}
+		dir = parent
+	}
+}
+
+func machine() string {
+	model := ""
+	if raw, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(raw), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	s := fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+	if model != "" {
+		s += " (" + model + ")"
+	}
+	return s + ", " + runtime.Version()
+}
+
+func median[T int64 | time.Duration](xs []T) T {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func medianLoop(ps []proc) time.Duration {
+	return median(mapSlice(ps, func(p proc) time.Duration { return p.loop }))
+}
+func medianWall(ps []proc) time.Duration {
+	return median(mapSlice(ps, func(p proc) time.Duration { return p.wall }))
+}
+func medianRSS(ps []proc) int64 { return median(mapSlice(ps, func(p proc) int64 { return p.rss })) }
+
+func mapSlice[T, U any](xs []T, f func(T) U) []U {
+	out := make([]U, len(xs))
+	for i, x := range xs {
+		out[i] = f(x)
+	}
+	return out
+}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// BenchmarkCompare runs the comparison in a short mode (2,000 messages, one
+// measured run), so that CI's `go test -run '^$' -bench . -benchtime 1x
+// ./...` keeps the script, the jobs and their checks working. The numbers
+// of a short run are not the ones in BENCHMARKS.md: run `go run
+// ./bench/compare` for those.
+func BenchmarkCompare(b *testing.B) {
+	cfg := Config{N: 2000, Runs: 1}
+	if os.Getenv("PIPES_E2E") == "" {
+		// Outside scripts/test.sh the venv may be missing: skip rather than fail.
+		root, err := findRoot()
+		if err != nil {
+			b.Fatal(err)
+		}
+		py := os.Getenv("PIPES_E2E_PYTHON")
+		if py == "" {
+			py = root + "/.venv/bin/python"
+		}
+		if err := exec.Command(py, "-c", "import dagster_pipes").Run(); err != nil {
+			b.Skipf("no Python with dagster-pipes (%s): run scripts/test.sh to create .venv", py)
+		}
+	}
+	for b.Loop() {
+		res, err := Compare(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var sb strings.Builder
+		res.WriteText(&sb)
+		b.Log("\n" + sb.String())
+		b.ReportMetric(res.LogSpeedup(), "x-python-logs")
+		b.ReportMetric(res.FloorRatio(), "x-floor")
+		b.ReportMetric(res.ProcessSpeedup(), "x-python-process")
+		b.ReportMetric(res.RSSRatio(), "rss-ratio")
+	}
+}
+
+func TestMedian(t *testing.T) {
+	if got := median([]int64{5, 1, 3}); got != 3 {
+		t.Fatalf("median = %d", got)
+	}
+	if got := median([]int64{4, 1, 3, 2}); got != 2 {
+		t.Fatalf("median = %d", got)
+	}
+}
+
+func TestCheckSession(t *testing.T) {
+	open := `{"__dagster_pipes_version":"0.1","method":"opened","params":{"extras":{}}}`
+	closed := `{"__dagster_pipes_version":"0.1","method":"closed","params":{}}`
+	if err := checkSession([]string{open, closed}, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkSession([]string{open}, 2); err == nil {
+		t.Fatal("a session without the closed message passed")
+	}
+	if err := checkSession([]string{closed, open}, 2); err == nil {
+		t.Fatal("a session in the wrong order passed")
+	}
+}

@@ -1,0 +1,54 @@
+// Command compare runs the same Pipes workloads as a Go job (bench/gojob,
+// this module's pipes package) and as a Python job (bench/pyjob/job.py,
+// dagster-pipes from PyPI), on the same machine in one go, and prints the
+// ratios against the targets of issue 6:
+//
+//	(a)  100,000 log messages through the file writer: messages per second
+//	(a') the same messages written by a tiny Go program, pre-encoded, one
+//	     write(2) each (bench/floor): the physical floor
+//	(b)  open + one materialization + close, as a whole process: wall time
+//	(c)  the peak RSS of (b)
+//	     and the stripped size of the examples/quickstart binary
+//
+// Every job is launched the same way: a fresh process with the bootstrap env
+// vars DAGSTER_PIPES_CONTEXT (a context file, as Dagster's default injector
+// writes it) and DAGSTER_PIPES_MESSAGES (a messages file, Dagster's default
+// reader). Each workload runs -runs times, interleaved, after one warm-up
+// run; the medians are compared. Peak RSS is the VmHWM that each job reads
+// from /proc/self/status just before it exits (the rusage maxrss of a child
+// of a Go program is polluted on Linux: os/exec starts it with vfork, and its
+// maxrss includes the parent's RSS).
+//
+// Usage, from the repository root (Python defaults to .venv/bin/python,
+// made by scripts/test.sh; nothing new is installed):
+//
+//	go run ./bench/compare                # full run
+//	go run ./bench/compare -markdown      # also print tables for BENCHMARKS.md
+//	go run ./bench/compare -n 2000 -runs 1   # quick (CI runs this as a benchmark)
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+)
+
+func main() {
+	var cfg Config
+	flag.IntVar(&cfg.N, "n", 100_000, "log messages in workload (a)")
+	flag.IntVar(&cfg.Runs, "runs", 7, "measured runs of each workload (the median is reported)")
+	flag.StringVar(&cfg.Python, "python", "", "Python interpreter with dagster-pipes (default: .venv/bin/python at the repository root, or $PIPES_E2E_PYTHON)")
+	markdown := flag.Bool("markdown", false, "also print the results as Markdown tables")
+	flag.Parse()
+	cfg.Log = os.Stderr
+	res, err := Compare(cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "compare:", err)
+		os.Exit(1)
+	}
+	res.WriteText(os.Stdout)
+	if *markdown {
+		fmt.Println()
+		res.WriteMarkdown(os.Stdout)
+	}
+}

@@ -1,0 +1,95 @@
+// Command gojob is the Go side of bench/compare: the same workloads as
+// bench/pyjob/job.py, through this module's pipes package with its defaults
+// (bootstrap from the DAGSTER_PIPES_* env vars, context file, file writer).
+//
+//	gojob logs N      logs N messages at INFO
+//	gojob materialize reports one materialization with 10 metadata entries
+//
+// At exit it prints {"loop_ns": …, "vmhwm_kb": …}: the time of the N log
+// calls, and the peak RSS of its own address space (VmHWM, read from
+// /proc/self/status; 0 where there is none). The rusage of a child started
+// by Go's os/exec is no good for that on Linux: the child is made with vfork,
+// so its maxrss counts the parent's RSS.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dagster-pipes-go/pipes"
+)
+
+// Message is the log message of every workload (and of the floor's
+// pre-encoded line).
+const Message = "processed batch 1234 of 100000 (250 records)"
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: gojob logs N | gojob materialize")
+		os.Exit(2)
+	}
+	var job func(context.Context, *pipes.Context) error
+	var loop time.Duration
+	switch os.Args[1] {
+	case "logs":
+		n, err := strconv.Atoi(os.Args[2])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		job = func(_ context.Context, p *pipes.Context) error {
+			log := p.Log()
+			start := time.Now()
+			for range n {
+				log.Info(Message)
+			}
+			loop = time.Since(start)
+			return nil
+		}
+	case "materialize":
+		job = func(_ context.Context, p *pipes.Context) error {
+			return p.ReportAssetMaterialization(pipes.Materialization{
+				DataVersion: "v1",
+				Metadata: pipes.Metadata{
+					"row_count":   pipes.Int(1234567),
+					"size_mb":     pipes.Float(12.5),
+					"path":        pipes.Path("/data/out/part-0001.parquet"),
+					"url":         pipes.URL("https://example.com/dashboards/42"),
+					"description": pipes.Markdown("# Daily load\nAll **good**."),
+					"ok":          pipes.Bool(true),
+					"owner":       pipes.Text("data-team"),
+					"updated_at":  pipes.Timestamp(time.Unix(1700000000, 0)),
+					"partitions":  42,
+					"source":      "warehouse.events",
+				},
+			})
+		}
+	default:
+		fmt.Fprintln(os.Stderr, "unknown workload", os.Args[1])
+		os.Exit(2)
+	}
+	if err := pipes.Run(context.Background(), job); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Printf("{\"loop_ns\": %d, \"vmhwm_kb\": %d}\n", loop.Nanoseconds(), vmHWM())
+}
+
+// vmHWM returns the peak RSS of this process in kilobytes, 0 if unknown.
+func vmHWM() int64 {
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb
+		}
+	}
+	return 0
+}
