@@ -239,6 +239,7 @@ type ProtocolError struct {
 	Msg string
 }
 
+// Error implements error.
 func (e *ProtocolError) Error() string {
 	switch {
 	case e.Index == 0:
