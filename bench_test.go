@@ -95,7 +95,7 @@ type benchSink struct {
 
 // newBenchContext opens a Context whose messages go to a file (kind "file")
 // or are encoded and dropped (kind "memory").
-func newBenchContext(b *testing.B, kind string) *benchSink {
+func newBenchContext(b testing.TB, kind string) *benchSink {
 	b.Helper()
 	dir := b.TempDir()
 	s := &benchSink{}
@@ -230,7 +230,7 @@ func benchTable(n int) Table {
 
 // reportMaterialization reports m and forgets it, so that the same asset can
 // be reported again by the next iteration.
-func reportMaterialization(b *testing.B, p *Context, m Materialization) {
+func reportMaterialization(b testing.TB, p *Context, m Materialization) {
 	if err := p.ReportAssetMaterialization(m); err != nil {
 		b.Fatal(err)
 	}
@@ -515,5 +515,33 @@ func BenchmarkAppendString(b *testing.B) {
 				buf = appendString(buf[:0], s)
 			}
 		})
+	}
+}
+
+// TestLogIsInFileWhenCallReturns checks the durability that workload (a) of
+// bench/compare relies on: each log call has written its whole line to the
+// file (not to a user-space buffer) when it returns.
+func TestLogIsInFileWhenCallReturns(t *testing.T) {
+	dir := t.TempDir()
+	msgPath := filepath.Join(dir, "messages")
+	p, err := New(context.Background(), WithParamsLoader(MappingParamsLoader{Mapping: benchBootstrap(t, dir, msgPath)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	want := `{"__dagster_pipes_version":"0.1","method":"log","params":{"message":"` + benchMessage + `","level":"INFO"}}` + "\n"
+	for i := range 50 {
+		before, err := os.ReadFile(msgPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Log().Info(benchMessage)
+		after, err := os.ReadFile(msgPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(after) != string(before)+want {
+			t.Fatalf("call %d: the file grew by %q, want %q", i, after[len(before):], want)
+		}
 	}
 }
