@@ -56,7 +56,7 @@ func requireSeenEqualsInjected(t *testing.T, injected, seen map[string]any) {
 	assert.Equal(t, injected["job_name"], seen["job_name"], "job name")
 	assert.Equal(t, injected["retry_number"], seen["retry_number"], "retry number")
 	assert.Equal(t, injected["asset_keys"], seen["asset_keys"], "asset keys")
-	assert.Nil(t, seen["asset_keys_error"])
+	assert.Equal(t, injected["asset_keys"] == nil, seen["asset_keys_error"] != nil, "AssetKeys fails exactly when Dagster sent none")
 	assert.Equal(t, injected["code_version_by_asset_key"], seen["code_version_by_asset_key"], "code versions")
 	assert.Equal(t, injected["provenance_by_asset_key"], seen["provenance_by_asset_key"], "provenance")
 	assert.Equal(t, injected["extras"], seen["extras"], "extras")
@@ -288,4 +288,25 @@ func TestStdioCapture(t *testing.T) {
 	plain := runScenario(t, contextScenario("env", "tempfile"))
 	assert.NotContains(t, plain.DagsterStdout, "plain stdout line")
 	assert.NotContains(t, plain.DagsterStderr, "plain stderr line")
+}
+
+// Scenario 2 for a step that targets no asset (a plain op): Dagster injects
+// null asset keys, and the accessors answer with the reference's errors.
+func TestContextOpStep(t *testing.T) {
+	res := runScenario(t, Scenario{Job: "context", Op: true, Extras: json.RawMessage(extrasJSON)})
+	require.True(t, res.Success, "Dagster's run failed")
+	requireNoSessionWarnings(t, res)
+	require.Len(t, res.Contexts, 1)
+	injected := res.Contexts[0]
+	seen := seenByJob(t, res.Custom(t))
+	requireSeenEqualsInjected(t, injected, seen)
+
+	assert.Equal(t, "e2e_op_job", injected["job_name"])
+	assert.Nil(t, injected["asset_keys"])
+	assert.Equal(t, false, seen["is_asset_step"])
+	assert.Equal(t, "Missing required property: `asset_keys` is undefined. Current step does not target an asset.", seen["asset_keys_error"])
+	assert.Equal(t, "Missing required property: `asset_key` is undefined. Current step does not target an asset.", seen["asset_key_error"])
+	assert.Equal(t, "Missing required property: `code_version_by_asset_key` is undefined. Current step does not target an asset.", seen["code_version_by_asset_key_error"])
+	assert.Equal(t, "Missing required property: `provenance_by_asset_key` is undefined. Current step does not target an asset.", seen["provenance_by_asset_key_error"])
+	assert.Empty(t, res.Materializations)
 }

@@ -364,6 +364,8 @@ type Scenario struct {
 	PartitionKey string            `json:"partition_key,omitempty"`
 	Extras       any               `json:"extras,omitempty"`
 	MaxRetries   int               `json:"max_retries,omitempty"`
+	// Op runs the program from a plain op (a job without assets).
+	Op bool `json:"op,omitempty"`
 }
 
 // AssetDef is one asset of the step.

@@ -23,7 +23,8 @@ A request describes one scenario:
                          | {"kind": "daily", "start": "2024-01-01"},
       "partition_key": null | "...",
       "extras": {...},                       # PipesSubprocessClient.run(extras=...)
-      "max_retries": 0                       # RetryPolicy on the asset
+      "max_retries": 0,                      # RetryPolicy on the asset
+      "op": false                            # a plain op job instead (assets are ignored)
     }
 
 The answer is what Dagster recorded, read back from the instance's event log (see `describe`).
@@ -67,8 +68,11 @@ from dagster import (  # noqa: E402
     PipesTempFileMessageReader,
     RetryPolicy,
     StaticPartitionsDefinition,
+    OpExecutionContext,
+    job,
     materialize,
     multi_asset,
+    op,
     open_pipes_session,
 )
 from dagster._core.pipes.client import PipesMessageReader  # noqa: E402
@@ -195,6 +199,22 @@ def _run_external(context, req):
         if proc.returncode != 0:
             raise RuntimeError(f"External execution process failed with code {proc.returncode}")
     yield from session.get_results()
+
+
+def _build_op_job(req):
+    """A plain op (no asset): the step targets no asset."""
+
+    @op(name="e2e_op")
+    def e2e_op(context: OpExecutionContext):
+        # An op yields no asset results; run the program and drop them.
+        for _ in _run_external(context, req):
+            pass
+
+    @job(name="e2e_op_job")
+    def e2e_op_job():
+        e2e_op()
+
+    return e2e_op_job
 
 
 def _partitions(spec):
@@ -357,18 +377,23 @@ class Tee(io.TextIOBase):
 def handle(req):
     STATE.clear()
     STATE.update(contexts=[], handlers=[])
-    assets_def = _build_assets(req)
     instance = DagsterInstance.ephemeral()
+    run_config = RUN_CONFIG if not req.get("console") else None
     saved = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = out_tee, err_tee = Tee(sys.stdout), Tee(sys.stderr)
     try:
-        result = materialize(
-            [assets_def],
-            instance=instance,
-            partition_key=req.get("partition_key"),
-            raise_on_error=False,
-            run_config=RUN_CONFIG if not req.get("console") else None,
-        )
+        if req.get("op"):
+            result = _build_op_job(req).execute_in_process(
+                instance=instance, raise_on_error=False, run_config=run_config
+            )
+        else:
+            result = materialize(
+                [_build_assets(req)],
+                instance=instance,
+                partition_key=req.get("partition_key"),
+                raise_on_error=False,
+                run_config=run_config,
+            )
     finally:
         sys.stdout, sys.stderr = saved
     out = describe(instance, result)

@@ -35,6 +35,15 @@ func errText(err error) any {
 	return err.Error()
 }
 
+func record(seen map[string]any, name string, v any, err error) {
+	seen[name+"_error"] = errText(err)
+	if err == nil {
+		seen[name] = v
+	} else {
+		seen[name] = nil
+	}
+}
+
 func job(ctx context.Context, p *pipes.Context) error {
 	seen := map[string]any{
 		"is_orchestrated":   p.IsOrchestrated(),
@@ -46,14 +55,16 @@ func job(ctx context.Context, p *pipes.Context) error {
 		"extras":            p.Extras(),
 	}
 
+	// A value is recorded only without error (else null), so that it can be
+	// compared with what Dagster injected (null for a step without assets).
 	keys, err := p.AssetKeys()
-	seen["asset_keys"], seen["asset_keys_error"] = keys, errText(err)
+	record(seen, "asset_keys", keys, err)
 	key, err := p.AssetKey()
-	seen["asset_key"], seen["asset_key_error"] = key, errText(err)
+	record(seen, "asset_key", key, err)
 	cvs, err := p.CodeVersionByAssetKey()
-	seen["code_version_by_asset_key"], seen["code_version_by_asset_key_error"] = cvs, errText(err)
+	record(seen, "code_version_by_asset_key", cvs, err)
 	prov, err := p.ProvenanceByAssetKey()
-	seen["provenance_by_asset_key"], seen["provenance_by_asset_key_error"] = prov, errText(err)
+	record(seen, "provenance_by_asset_key", prov, err)
 
 	pk, err := p.PartitionKey()
 	seen["partition_key"], seen["partition_key_error"] = pk, errText(err)
