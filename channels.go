@@ -54,7 +54,9 @@ func (m Message) AppendJSON(dst []byte) []byte {
 // WriteMessage must write (or durably queue) the whole message before it
 // returns and must be safe for concurrent use; messages are never
 // interleaved. Close flushes what is queued and releases the channel; it is
-// called once, after the closed message.
+// called once, after the closed message, and later writes fail with an error
+// matching [ErrClosed]. The pipestest package checks an implementation
+// against these rules.
 type MessageWriterChannel interface {
 	WriteMessage(msg Message) error
 	Close() error
@@ -104,9 +106,10 @@ func (c *FileChannel) Close() error {
 // StreamChannel writes one message per line to a stream such as os.Stdout,
 // one Write call per message. Close does not close the stream.
 type StreamChannel struct {
-	mu   sync.Mutex
-	w    io.Writer
-	line []byte
+	mu     sync.Mutex
+	w      io.Writer
+	line   []byte
+	closed bool
 }
 
 // NewStreamChannel returns a channel that writes to w.
@@ -116,21 +119,30 @@ func NewStreamChannel(w io.Writer) *StreamChannel { return &StreamChannel{w: w} 
 func (c *StreamChannel) WriteMessage(msg Message) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
 	c.line = append(msg.AppendJSON(c.line[:0]), '\n')
 	_, err := c.w.Write(c.line)
 	return err
 }
 
 // Close implements [MessageWriterChannel]; the stream stays open.
-func (c *StreamChannel) Close() error { return nil }
+func (c *StreamChannel) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	return nil
+}
 
 // BufferedStreamChannel keeps messages in memory and writes them, one per
 // line, to a stream when flushed or closed. Dagster's Lambda reader uses it
 // (param "buffered_stdio"), since only the tail of a Lambda's log comes back.
 type BufferedStreamChannel struct {
-	mu  sync.Mutex
-	w   io.Writer
-	buf []byte
+	mu     sync.Mutex
+	w      io.Writer
+	buf    []byte
+	closed bool
 }
 
 // NewBufferedStreamChannel returns a channel that buffers for w.
@@ -142,6 +154,9 @@ func NewBufferedStreamChannel(w io.Writer) *BufferedStreamChannel {
 func (c *BufferedStreamChannel) WriteMessage(msg Message) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
 	c.buf = append(msg.AppendJSON(c.buf), '\n')
 	return nil
 }
@@ -161,7 +176,12 @@ func (c *BufferedStreamChannel) Flush() error {
 }
 
 // Close flushes; the stream stays open.
-func (c *BufferedStreamChannel) Close() error { return c.Flush() }
+func (c *BufferedStreamChannel) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	return c.Flush()
+}
 
 // UploadFunc stores one chunk of a blob-store channel: the messages written
 // in one interval, joined by "\n" with no trailing newline, under number

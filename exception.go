@@ -31,10 +31,22 @@ const maxExceptionDepth = 32
 
 // NewException converts err, with the chain of errors it wraps, into the
 // form Dagster records. The stack is the one recorded by [WithStack] or,
-// for a [*PanicError], where the panic happened; it is nil otherwise (Run
-// and CloseWithError then fill in where the error was received).
+// for a [*PanicError], where the panic happened; when only an error deeper
+// in the chain has one (fmt.Errorf("…: %w", pipes.WithStack(err))), the
+// top-level exception shows it too, since that is where the failure began.
+// Without any recorded stack it is empty (Run and CloseWithError then fill
+// in where the error was received).
 func NewException(err error) *Exception {
-	return newException(err, 0)
+	exc := newException(err, 0)
+	if exc != nil && len(exc.Stack) == 0 {
+		for c := exc.Cause; c != nil; c = c.Cause {
+			if len(c.Stack) > 0 {
+				exc.Stack = c.Stack
+				break
+			}
+		}
+	}
+	return exc
 }
 
 func newException(err error, depth int) *Exception {

@@ -197,3 +197,16 @@ func TestRunOutsideDagster(t *testing.T) {
 	assert.True(t, ran)
 	assert.Equal(t, 1, strings.Count(warn.String(), NotLaunchedWarning))
 }
+
+func TestRunStackFromWrappedWithStack(t *testing.T) {
+	opts, read := runOpts(t, testData())
+	err := Run(context.Background(), func(context.Context, *Context) error {
+		return fmt.Errorf("loading: %w", WithStack(errors.New("disk full")))
+	}, opts...)
+	require.Error(t, err)
+	exc := closedException(t, read())
+	stack := exc["stack"].([]any)
+	require.NotEmpty(t, stack)
+	assert.Contains(t, stack[len(stack)-1], "TestRunStackFromWrappedWithStack.func1", "the top-level exception shows where the error was made")
+	assert.Equal(t, stack, exc["cause"].(map[string]any)["stack"])
+}

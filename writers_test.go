@@ -95,3 +95,12 @@ func TestVolumesMessageWriter(t *testing.T) {
 	_, err = VolumesMessageWriter{}.Open(context.Background(), Params{"path": 1.0})
 	assert.EqualError(t, err, "Invalid type for parameter `path` passed from orchestration side to `PipesUnityCatalogVolumesMessageWriter`. Expected `<class 'str'>`, got `<class 'float'>`.")
 }
+
+func TestStreamChannelsRefuseWritesAfterClose(t *testing.T) {
+	var buf bytes.Buffer
+	for _, ch := range []MessageWriterChannel{NewStreamChannel(&buf), NewBufferedStreamChannel(&buf)} {
+		require.NoError(t, ch.Close())
+		assert.ErrorIs(t, ch.WriteMessage(Message{Method: MethodLog}), ErrClosed)
+	}
+	assert.Empty(t, buf.String())
+}
