@@ -545,3 +545,65 @@ func TestLogIsInFileWhenCallReturns(t *testing.T) {
 		}
 	}
 }
+
+// The three benchmarks below split the file log path into its parts, in the
+// same run: the write itself (the floor), slog's own cost per record, and
+// this package's path without slog.
+
+// BenchmarkLogFloor writes the bytes of one log message, encoded beforehand,
+// with one write per message: the physical floor of BenchmarkLog/file.
+func BenchmarkLogFloor(b *testing.B) {
+	f, err := os.OpenFile(filepath.Join(b.TempDir(), "messages"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	line := []byte(`{"__dagster_pipes_version":"0.1","method":"log","params":{"message":"` + benchMessage + `","level":"INFO"}}` + "\n")
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, err := f.Write(line); err != nil {
+			b.Fatal(err)
+		}
+		if i%(1<<19) == 0 {
+			b.StopTimer()
+			_ = f.Truncate(0)
+			b.StartTimer()
+		}
+	}
+}
+
+// nopHandler is an enabled slog handler that does nothing.
+type nopHandler struct{}
+
+func (nopHandler) Enabled(context.Context, slog.Level) bool  { return true }
+func (nopHandler) Handle(context.Context, slog.Record) error { return nil }
+func (h nopHandler) WithAttrs([]slog.Attr) slog.Handler      { return h }
+func (h nopHandler) WithGroup(string) slog.Handler           { return h }
+
+// BenchmarkSlogFrontEnd is what slog.Logger.Info costs before it reaches any
+// handler (the caller's PC, the time, the record).
+func BenchmarkSlogFrontEnd(b *testing.B) {
+	log := slog.New(nopHandler{})
+	b.ReportAllocs()
+	for b.Loop() {
+		log.Info(benchMessage)
+	}
+}
+
+// BenchmarkLogWithoutSlog is BenchmarkLog without slog's front end: the
+// handler's path from an encoded record to the channel.
+func BenchmarkLogWithoutSlog(b *testing.B) {
+	for _, kind := range benchSinks {
+		b.Run(kind, func(b *testing.B) {
+			s := newBenchContext(b, kind)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if err := s.p.logText("INFO", benchMessage, ""); err != nil {
+					b.Fatal(err)
+				}
+				s.tick(b)
+			}
+		})
+	}
+}
