@@ -228,6 +228,7 @@ type BlobStoreChannel struct {
 	uploadMu sync.Mutex
 	next     int    // number of the next chunk
 	pending  []byte // a chunk whose upload failed, to retry under number next
+	lastLen  int    // size of the last chunk taken, to size the next buffer
 
 	stop       chan struct{}
 	done       chan struct{}
@@ -298,9 +299,17 @@ func (c *BlobStoreChannel) flush(ctx context.Context) error {
 	// messages queued since.
 	for range 2 {
 		if c.pending == nil {
+			// The next interval's buffer starts at about the size of the
+			// last chunk, so that it does not grow by doubling (which
+			// leaves as much garbage again behind it).
+			var next []byte
+			if c.lastLen > 0 {
+				next = make([]byte, 0, c.lastLen+c.lastLen/8)
+			}
 			c.mu.Lock()
-			c.pending, c.buf = c.buf, nil
+			c.pending, c.buf = c.buf, next
 			c.mu.Unlock()
+			c.lastLen = len(c.pending)
 			if len(c.pending) == 0 {
 				c.pending = nil
 				return nil
