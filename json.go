@@ -68,6 +68,9 @@ func appendJSON(dst []byte, v any) ([]byte, error) {
 	case map[string]any:
 		return appendStringMap(dst, x)
 	case []any:
+		if x == nil {
+			return append(dst, "null"...), nil
+		}
 		dst = append(dst, '[')
 		for i, e := range x {
 			if i > 0 {
@@ -80,6 +83,9 @@ func appendJSON(dst []byte, v any) ([]byte, error) {
 		}
 		return append(dst, ']'), nil
 	case []string:
+		if x == nil {
+			return append(dst, "null"...), nil
+		}
 		dst = append(dst, '[')
 		for i, e := range x {
 			if i > 0 {
@@ -89,6 +95,9 @@ func appendJSON(dst []byte, v any) ([]byte, error) {
 		}
 		return append(dst, ']'), nil
 	case map[string]string:
+		if x == nil {
+			return append(dst, "null"...), nil
+		}
 		var keysBuf [16]string
 		keys := appendSortedKeys(keysBuf[:0], x)
 		dst = append(dst, '{')
@@ -209,11 +218,7 @@ func appendReflect(dst []byte, rv reflect.Value) ([]byte, error) {
 		}
 		return append(dst, '}'), nil
 	case reflect.Struct:
-		raw, err := json.Marshal(rv.Interface())
-		if err != nil {
-			return dst, err
-		}
-		return append(dst, raw...), nil
+		return appendStruct(dst, rv)
 	}
 	return dst, fmt.Errorf("a value of type %s cannot be encoded as JSON", rv.Type())
 }
