@@ -2,7 +2,8 @@
 # The project's test command (the README's, and CI's through .ci/run).
 #
 # 1. Creates the Python virtual environment .venv (git-ignored) from the pinned
-#    requirements-e2e.txt if it is missing or the requirements changed; a second
+#    requirements-e2e.txt (transitive versions pinned by constraints-e2e.txt) if it
+#    is missing or the requirements changed; a second
 #    run reuses it without calling pip.
 # 2. Exports PIPES_E2E=1 (the end-to-end tests against real Dagster must run,
 #    a missing venv is a failure) and PIPES_E2E_PYTHON.
@@ -20,6 +21,7 @@ root=$(pwd)
 python=${PYTHON:-python3}
 venv="$root/.venv"
 requirements="$root/requirements-e2e.txt"
+constraints="$root/constraints-e2e.txt"
 marker="$venv/.requirements-e2e.sha256"
 
 step() { printf '\n==> %s\n' "$*"; }
@@ -39,11 +41,11 @@ else
   [ -x "$venv_python" ] || venv_python="$venv/Scripts/python.exe"
 fi
 
-want_hash=$( { cat "$requirements"; "$venv_python" --version 2>&1; } | "$venv_python" -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')
+want_hash=$( { cat "$requirements" "$constraints"; "$venv_python" --version 2>&1; } | "$venv_python" -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')
 if [ ! -f "$marker" ] || [ "$(cat "$marker")" != "$want_hash" ]; then
   step "installing requirements-e2e.txt into .venv"
   "$venv_python" -m pip install --disable-pip-version-check --quiet --upgrade pip
-  "$venv_python" -m pip install --disable-pip-version-check --quiet -r "$requirements"
+  "$venv_python" -m pip install --disable-pip-version-check --quiet -r "$requirements" -c "$constraints"
   echo "$want_hash" >"$marker"
 else
   step "reusing .venv (requirements unchanged)"
