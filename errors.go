@@ -63,6 +63,7 @@ type Error struct {
 	Err error
 }
 
+// Error returns the message, followed by the underlying error if any.
 func (e *Error) Error() string {
 	if e.Err != nil {
 		return e.Msg + ": " + e.Err.Error()
