@@ -13,7 +13,7 @@ import (
 // of a short run are not the ones in BENCHMARKS.md: run `go run
 // ./bench/compare` for those.
 func BenchmarkCompare(b *testing.B) {
-	cfg := Config{N: 2000, Runs: 1}
+	cfg := Config{N: 2000, Runs: 1, ProcessRuns: 1}
 	if os.Getenv("PIPES_E2E") == "" {
 		// Outside scripts/test.sh the venv may be missing: skip rather than fail.
 		root, err := findRoot()

@@ -13,8 +13,9 @@
 // Every job is launched the same way: a fresh process with the bootstrap env
 // vars DAGSTER_PIPES_CONTEXT (a context file, as Dagster's default injector
 // writes it) and DAGSTER_PIPES_MESSAGES (a messages file, Dagster's default
-// reader). Each workload runs -runs times, interleaved, after one warm-up
-// run; the medians are compared. Peak RSS is the VmHWM that each job reads
+// reader). The workloads run interleaved, after one warm-up run: the log
+// workloads -runs times, the short whole-process ones -process-runs times;
+// the medians are compared. Peak RSS is the VmHWM that each job reads
 // from /proc/self/status just before it exits (the rusage maxrss of a child
 // of a Go program is polluted on Linux: os/exec starts it with vfork, and its
 // maxrss includes the parent's RSS).
@@ -24,7 +25,7 @@
 //
 //	go run ./bench/compare                # full run
 //	go run ./bench/compare -markdown      # also print tables for BENCHMARKS.md
-//	go run ./bench/compare -n 2000 -runs 1   # quick (CI runs this as a benchmark)
+//	go run ./bench/compare -n 2000 -runs 1 -process-runs 1   # quick (CI runs this as a benchmark)
 package main
 
 import (
@@ -36,7 +37,8 @@ import (
 func main() {
 	var cfg Config
 	flag.IntVar(&cfg.N, "n", 100_000, "log messages in workload (a)")
-	flag.IntVar(&cfg.Runs, "runs", 7, "measured runs of each workload (the median is reported)")
+	flag.IntVar(&cfg.Runs, "runs", 7, "measured runs of each log workload (the median is reported)")
+	flag.IntVar(&cfg.ProcessRuns, "process-runs", 41, "measured runs of each whole-process workload (the median is reported)")
 	flag.StringVar(&cfg.Python, "python", "", "Python interpreter with dagster-pipes (default: .venv/bin/python at the repository root, or $PIPES_E2E_PYTHON)")
 	markdown := flag.Bool("markdown", false, "also print the results as Markdown tables")
 	flag.Parse()

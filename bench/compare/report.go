@@ -21,7 +21,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 
 // WriteText prints the results and the verdict on each target.
 func (r *Result) WriteText(w io.Writer) {
-	fmt.Fprintf(w, "machine: %s\n%s; %d log messages; median of %d runs\n\n", r.Machine, r.PyVersion, r.N, r.Runs)
+	fmt.Fprintf(w, "machine: %s\n%s; %d log messages; medians of %d runs (logs) and %d runs (processes)\n\n", r.Machine, r.PyVersion, r.N, r.Runs, r.ProcessRuns)
 	fmt.Fprintf(w, "(a)  logs, in-process loop: Go %.1f ms (%.0f msg/s), Python %.1f ms (%.0f msg/s), floor %.1f ms (%.0f msg/s)\n",
 		ms(r.GoLoop), perSec(r.N, r.GoLoop), ms(r.PyLoop), perSec(r.N, r.PyLoop), ms(r.FloorLoop), perSec(r.N, r.FloorLoop))
 	fmt.Fprintf(w, "     logs, whole process:    Go %.1f ms, Python %.1f ms\n", ms(r.GoLogsWall), ms(r.PyLogsWall))
@@ -42,7 +42,7 @@ func (r *Result) WriteText(w io.Writer) {
 
 // WriteMarkdown prints the results as the tables of BENCHMARKS.md.
 func (r *Result) WriteMarkdown(w io.Writer) {
-	fmt.Fprintf(w, "Machine: %s. %s. %d log messages, median of %d runs.\n\n", r.Machine, r.PyVersion, r.N, r.Runs)
+	fmt.Fprintf(w, "Machine: %s. %s. %d log messages; medians of %d runs (logs) and %d runs (processes).\n\n", r.Machine, r.PyVersion, r.N, r.Runs, r.ProcessRuns)
 	fmt.Fprintln(w, "| Workload | Go (pipes) | Python (dagster-pipes) | Floor (hand-encoded writes) |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|")
 	fmt.Fprintf(w, "| (a) %d logs, the calls | %.1f ms (%.0f msg/s) | %.1f ms (%.0f msg/s) | %.1f ms (%.0f msg/s) |\n",
