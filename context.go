@@ -1,6 +1,7 @@
 package pipes
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -269,7 +270,8 @@ func (p *Context) Extra(key string) (any, error) {
 }
 
 // DecodeExtra decodes the extra named key into target, a pointer, as
-// encoding/json would: p.DecodeExtra("limit", &limit).
+// encoding/json would: p.DecodeExtra("limit", &limit). Numbers decoded
+// into fields of type any are [json.Number].
 func (p *Context) DecodeExtra(key string, target any) error {
 	v, err := p.Extra(key)
 	if err != nil || p.noop {
@@ -279,7 +281,11 @@ func (p *Context) DecodeExtra(key string, target any) error {
 	if err != nil {
 		return wrapError(ErrInvalidContext, err, "extra `%s`", key)
 	}
-	if err := json.Unmarshal(raw, target); err != nil {
+	// UseNumber: numbers landing in `any` fields stay json.Number, exact
+	// and still an int or a float as Dagster sent them.
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(target); err != nil {
 		return wrapError(ErrInvalidValue, err, "extra `%s` cannot be decoded into %T", key, target)
 	}
 	return nil

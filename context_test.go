@@ -417,3 +417,16 @@ func TestNewFailsCleanlyOnBadBootstrap(t *testing.T) {
 		})
 	}
 }
+
+func TestDecodeExtraKeepsNumbersInAnyFields(t *testing.T) {
+	data := testData()
+	data["extras"] = map[string]any{"typed": map[string]any{"n": json.Number("9007199254740993"), "list": []any{json.Number("1"), "x"}}}
+	p, _ := newTestContext(t, data)
+	var v struct {
+		N    int64 `json:"n"`
+		List []any `json:"list"`
+	}
+	require.NoError(t, p.DecodeExtra("typed", &v))
+	assert.Equal(t, int64(9007199254740993), v.N)
+	assert.Equal(t, []any{json.Number("1"), "x"}, v.List)
+}
