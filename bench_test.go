@@ -598,16 +598,16 @@ func BenchmarkSlogFrontEnd(b *testing.B) {
 	}
 }
 
-// BenchmarkLogWithoutSlog is BenchmarkLog without slog's front end: the
-// handler's path from an encoded record to the channel.
-func BenchmarkLogWithoutSlog(b *testing.B) {
+// BenchmarkLogMessage is BenchmarkLog through Context.LogMessage, the log
+// path without slog's front end.
+func BenchmarkLogMessage(b *testing.B) {
 	for _, kind := range benchSinks {
 		b.Run(kind, func(b *testing.B) {
 			s := newBenchContext(b, kind)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
-				if err := s.p.logText("INFO", benchMessage, ""); err != nil {
+				if err := s.p.LogMessage(slog.LevelInfo, benchMessage); err != nil {
 					b.Fatal(err)
 				}
 				s.tick(b)

@@ -2,6 +2,7 @@ package pipes
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"testing"
 	"time"
@@ -63,4 +64,18 @@ func TestLogHandlerReportsClosed(t *testing.T) {
 	require.NoError(t, p.Close())
 	err := p.Log().Handler().Handle(context.Background(), slog.NewRecord(time.Now(), slog.LevelInfo, "late", 0))
 	require.ErrorIs(t, err, ErrClosed)
+}
+
+func TestLogMessage(t *testing.T) {
+	p, read := newTestContext(t, testData(), WithLogLevel(slog.LevelInfo))
+	require.NoError(t, p.LogMessage(slog.LevelDebug, "below the threshold"))
+	require.NoError(t, p.LogMessage(slog.LevelWarn, `direct "quoted"`))
+	require.NoError(t, p.LogMessage(LevelCritical, "critical"))
+	assert.Equal(t, [][2]any{{"WARNING", `direct "quoted"`}, {"CRITICAL", "critical"}}, logParams(read()))
+	require.NoError(t, p.Close())
+	require.ErrorIs(t, p.LogMessage(slog.LevelInfo, "late"), ErrClosed)
+
+	noop, err := New(context.Background(), WithParamsLoader(MappingParamsLoader{}), WithWarningOutput(io.Discard))
+	require.NoError(t, err)
+	assert.NoError(t, noop.LogMessage(slog.LevelInfo, "nowhere"))
 }

@@ -183,6 +183,7 @@ func New(ctx context.Context, opts ...Option) (*Context, error) {
 		}
 	}
 	p := &Context{data: data, channel: channel, materialized: map[string]struct{}{}}
+	p.logLevel = c.logLevel
 	p.logger = slog.New(&handler{p: p, minLevel: c.logLevel})
 
 	raw, err := appendJSON([]byte(`{"extras":`), extras)

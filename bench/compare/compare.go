@@ -37,8 +37,10 @@ type Result struct {
 	PyVersion   string
 
 	GoLoop, PyLoop, FloorLoop time.Duration // (a), (a'): the N calls, timed inside each process
+	GoDirectLoop              time.Duration // the same N calls through Context.LogMessage
 	GoLogsWall, PyLogsWall    time.Duration // (a) as whole processes, for reference
 	GoMatWall, PyMatWall      time.Duration // (b)
+	GoMatNoSignalsWall        time.Duration // (b) with pipes.WithSignals(): no os/signal set-up
 	GoMatRSS, PyMatRSS        int64         // (c), bytes
 
 	QuickstartBytes int64
@@ -47,10 +49,19 @@ type Result struct {
 }
 
 // Ratios and targets.
-func (r *Result) LogSpeedup() float64     { return ratio(r.PyLoop, r.GoLoop) }
-func (r *Result) FloorRatio() float64     { return ratio(r.GoLoop, r.FloorLoop) }
-func (r *Result) ProcessSpeedup() float64 { return ratio(r.PyMatWall, r.GoMatWall) }
-func (r *Result) RSSRatio() float64       { return float64(r.GoMatRSS) / float64(r.PyMatRSS) }
+func (r *Result) LogSpeedup() float64 { return ratio(r.PyLoop, r.GoLoop) }
+func (r *Result) FloorRatio() float64 { return ratio(r.GoLoop, r.FloorLoop) }
+
+// DirectLogSpeedup and DirectFloorRatio are (a) and (a') for the log path
+// that bypasses slog (Context.LogMessage).
+func (r *Result) DirectLogSpeedup() float64 { return ratio(r.PyLoop, r.GoDirectLoop) }
+func (r *Result) DirectFloorRatio() float64 { return ratio(r.GoDirectLoop, r.FloorLoop) }
+func (r *Result) ProcessSpeedup() float64   { return ratio(r.PyMatWall, r.GoMatWall) }
+
+// NoSignalsProcessSpeedup is (b) for a Go job without SIGINT/SIGTERM
+// handling, which the Python reference does not have either.
+func (r *Result) NoSignalsProcessSpeedup() float64 { return ratio(r.PyMatWall, r.GoMatNoSignalsWall) }
+func (r *Result) RSSRatio() float64                { return float64(r.GoMatRSS) / float64(r.PyMatRSS) }
 
 func ratio(a, b time.Duration) float64 { return float64(a) / float64(b) }
 
@@ -203,8 +214,10 @@ func Compare(cfg Config) (*Result, error) {
 		{name: "go logs", check: checkGoLogs, cmd: goJob, args: []string{"logs", n}},
 		{name: "python logs", check: checkPyLogs, cmd: cfg.Python, args: []string{pyJob, "logs", n}},
 		{name: "floor", check: checkFloor, cmd: floor, args: []string{"{messages}", n}},
+		{name: "go logs direct", check: checkGoLogs, cmd: goJob, args: []string{"logs-direct", n}},
 		{name: "go materialize", check: checkMat, cmd: goJob, args: []string{"materialize"}},
 		{name: "python materialize", check: checkMat, cmd: cfg.Python, args: []string{pyJob, "materialize"}},
+		{name: "go materialize without signal handling", check: checkMat, cmd: goJob, args: []string{"materialize-nosignals"}},
 	}
 	// rounds runs the workloads interleaved, runs times after a warm-up.
 	rounds := func(ws []*workload, runs int) error {
@@ -221,13 +234,13 @@ func Compare(cfg Config) (*Result, error) {
 		}
 		return nil
 	}
-	if err := rounds(ws[:3], cfg.Runs); err != nil {
+	if err := rounds(ws[:4], cfg.Runs); err != nil {
 		return nil, err
 	}
 	cfg.logf("logs: %d runs done", cfg.Runs)
 	// A Go process lives for a few milliseconds, so a moment of load on a
 	// shared machine moves its time a lot: (b) gets more runs.
-	if err := rounds(ws[3:], cfg.ProcessRuns); err != nil {
+	if err := rounds(ws[4:], cfg.ProcessRuns); err != nil {
 		return nil, err
 	}
 	cfg.logf("processes: %d runs done", cfg.ProcessRuns)
@@ -235,8 +248,10 @@ func Compare(cfg Config) (*Result, error) {
 	res.GoLoop, res.GoLogsWall = medianLoop(ws[0].procs), medianWall(ws[0].procs)
 	res.PyLoop, res.PyLogsWall = medianLoop(ws[1].procs), medianWall(ws[1].procs)
 	res.FloorLoop = medianLoop(ws[2].procs)
-	res.GoMatWall, res.GoMatRSS = medianWall(ws[3].procs), medianRSS(ws[3].procs)
-	res.PyMatWall, res.PyMatRSS = medianWall(ws[4].procs), medianRSS(ws[4].procs)
+	res.GoDirectLoop = medianLoop(ws[3].procs)
+	res.GoMatWall, res.GoMatRSS = medianWall(ws[4].procs), medianRSS(ws[4].procs)
+	res.PyMatWall, res.PyMatRSS = medianWall(ws[5].procs), medianRSS(ws[5].procs)
+	res.GoMatNoSignalsWall = medianWall(ws[6].procs)
 	return res, nil
 }
 
@@ -271,16 +286,31 @@ type proc struct {
 func launch(env []string, name string, args ...string) (proc, error) {
 	cmd := exec.Command(name, args...)
 	cmd.Env = env
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	// Output goes to files, not pipes: with pipes, os/exec's copying
+	// goroutines would add their own time to the measured wall time.
+	outFile, err := os.CreateTemp("", "compare-out-")
+	if err != nil {
+		return proc{}, err
+	}
+	defer os.Remove(outFile.Name())
+	defer outFile.Close()
+	errFile, err := os.CreateTemp("", "compare-err-")
+	if err != nil {
+		return proc{}, err
+	}
+	defer os.Remove(errFile.Name())
+	defer errFile.Close()
+	cmd.Stdout, cmd.Stderr = outFile, errFile
 	// Collect this process's garbage (the messages files it checked) now,
 	// so that its GC does not compete with the child for the CPUs.
 	runtime.GC()
 	start := time.Now()
-	err := cmd.Run()
+	err = cmd.Run()
 	wall := time.Since(start)
+	stdout, _ := os.ReadFile(outFile.Name())
+	stderr, _ := os.ReadFile(errFile.Name())
 	if err != nil {
-		return proc{}, fmt.Errorf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, stderr.Bytes())
+		return proc{}, fmt.Errorf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, stderr)
 	}
 	p := proc{wall: wall}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
@@ -289,7 +319,7 @@ func launch(env []string, name string, args ...string) (proc, error) {
 			p.rss = int64(ru.Maxrss) // bytes on macOS
 		}
 	}
-	if out := bytes.TrimSpace(stdout.Bytes()); len(out) > 0 {
+	if out := bytes.TrimSpace(stdout); len(out) > 0 {
 		var r struct {
 			LoopNS  int64 `json:"loop_ns"`
 			VmHWMKB int64 `json:"vmhwm_kb"`

@@ -2,8 +2,11 @@
 // bench/pyjob/job.py, through this module's pipes package with its defaults
 // (bootstrap from the DAGSTER_PIPES_* env vars, context file, file writer).
 //
-//	gojob logs N      logs N messages at INFO
+//	gojob logs N        logs N messages at INFO through p.Log() (slog)
+//	gojob logs-direct N logs N messages at INFO through p.LogMessage
 //	gojob materialize reports one materialization with 10 metadata entries
+//	gojob materialize-nosignals  the same, with pipes.WithSignals() (no
+//	                    SIGINT/SIGTERM handling, as the Python reference has none)
 //
 // At exit it prints {"loop_ns": …, "vmhwm_kb": …}: the time of the N log
 // calls, and the peak RSS of its own address space (VmHWM, read from
@@ -15,6 +18,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -50,7 +54,23 @@ func main() {
 			loop = time.Since(start)
 			return nil
 		}
-	case "materialize":
+	case "logs-direct":
+		n, err := strconv.Atoi(os.Args[2])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		job = func(_ context.Context, p *pipes.Context) error {
+			start := time.Now()
+			for range n {
+				if err := p.LogMessage(slog.LevelInfo, Message); err != nil {
+					return err
+				}
+			}
+			loop = time.Since(start)
+			return nil
+		}
+	case "materialize", "materialize-nosignals":
 		job = func(_ context.Context, p *pipes.Context) error {
 			return p.ReportAssetMaterialization(pipes.Materialization{
 				DataVersion: "v1",
@@ -72,7 +92,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, "unknown workload", os.Args[1])
 		os.Exit(2)
 	}
-	if err := pipes.Run(context.Background(), job); err != nil {
+	var opts []pipes.Option
+	if os.Args[1] == "materialize-nosignals" {
+		opts = append(opts, pipes.WithSignals())
+	}
+	if err := pipes.Run(context.Background(), job, opts...); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
