@@ -4,7 +4,10 @@
 
 package pipes
 
-import "testing"
+import (
+	"log/slog"
+	"testing"
+)
 
 // TestAllocBudgets guards the allocation budgets of issue 6: a log message
 // costs at most 3 allocations, a materialization with 10 metadata entries at
@@ -21,6 +24,7 @@ func TestAllocBudgets(t *testing.T) {
 				f      func()
 			}{
 				{"log", 3, func() { log.Info(benchMessage) }},
+				{"LogMessage", 3, func() { _ = s.p.LogMessage(slog.LevelInfo, benchMessage) }},
 				{"log with 3 attributes", 3, func() { log.Info("processed batch", "batch", 1234, "records", 250, "table", "events") }},
 				{"custom message", 3, func() { _ = s.p.ReportCustomMessage(benchCustomPayload) }},
 				{"materialization, 10 entries", 30, func() {
