@@ -350,6 +350,17 @@ func (p *Context) closedError() error {
 	return &Error{Kind: ErrClosed, Msg: "Cannot send message after pipes context is closed."}
 }
 
+// lockOpen locks p for writing a message; once p is closed it does not
+// lock and returns the reference's closed error.
+func (p *Context) lockOpen() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return p.closedError()
+	}
+	return nil
+}
+
 // ReportAssetMaterialization tells Dagster that an asset was materialized.
 // An asset can be reported once per step; a second report for the same key
 // is refused with [ErrAlreadyMaterialized]. Invalid metadata (NaN, an
@@ -360,11 +371,10 @@ func (p *Context) ReportAssetMaterialization(m Materialization) error {
 	if p.noop {
 		return nil
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return p.closedError()
+	if err := p.lockOpen(); err != nil {
+		return err
 	}
+	defer p.mu.Unlock()
 	key, err := p.resolveAssetKey(m.AssetKey, method)
 	if err != nil {
 		return err
@@ -412,11 +422,10 @@ func (p *Context) ReportAssetCheck(c AssetCheck) error {
 	if c.CheckName == "" {
 		return newError(ErrInvalidValue, "Invalid value for parameter `check_name` of `%s`: the check name is required.", method)
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return p.closedError()
+	if err := p.lockOpen(); err != nil {
+		return err
 	}
+	defer p.mu.Unlock()
 	key, err := p.resolveAssetKey(c.AssetKey, method)
 	if err != nil {
 		return err
@@ -447,11 +456,10 @@ func (p *Context) ReportCustomMessage(payload any) error {
 	if p.noop {
 		return nil
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return p.closedError()
+	if err := p.lockOpen(); err != nil {
+		return err
 	}
+	defer p.mu.Unlock()
 	b, err := appendJSON(append(p.buf[:0], `{"payload":`...), payload)
 	p.buf = b
 	if err != nil {
@@ -472,11 +480,10 @@ func (p *Context) LogExternalStream(stream, text string, extras map[string]any) 
 		return newError(ErrInvalidValue,
 			"Invalid value for parameter `stream` of `log_external_stream`. Expected one of `['stderr', 'stdout']`, got `%s`.", stream)
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return p.closedError()
+	if err := p.lockOpen(); err != nil {
+		return err
 	}
+	defer p.mu.Unlock()
 	b := append(p.buf[:0], `{"stream":`...)
 	b = appendString(b, stream)
 	b = append(b, `,"text":`...)
@@ -503,11 +510,10 @@ func (p *Context) logText(level, msg, suffix string) error {
 	if p.noop {
 		return nil
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return p.closedError()
+	if err := p.lockOpen(); err != nil {
+		return err
 	}
+	defer p.mu.Unlock()
 	b := append(p.buf[:0], `{"message":"`...)
 	b = appendStringContent(b, msg)
 	b = append(b, suffix...)
@@ -523,11 +529,10 @@ func (p *Context) logMessage(level string, quotedMsg []byte) error {
 	if p.noop {
 		return nil
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return p.closedError()
+	if err := p.lockOpen(); err != nil {
+		return err
 	}
+	defer p.mu.Unlock()
 	b := append(p.buf[:0], `{"message":`...)
 	b = append(b, quotedMsg...)
 	b = append(b, `,"level":"`...)

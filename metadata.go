@@ -306,11 +306,7 @@ func appendMetadata(dst []byte, md Metadata, method string) ([]byte, error) {
 		return append(dst, "null"...), nil
 	}
 	var keysBuf [16]string
-	keys := keysBuf[:0]
-	for k := range md {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := appendSortedKeys(keysBuf[:0], md)
 	dst = append(dst, '{')
 	for i, k := range keys {
 		if i > 0 {
