@@ -26,7 +26,7 @@ import (
 
 const enableHint = "end-to-end tests against real Dagster need the Python venv: run scripts/test.sh once " +
 	"(it creates .venv from requirements-e2e.txt and runs every test), or create it with " +
-	"`python3 -m venv .venv && .venv/bin/pip install -r requirements-e2e.txt`, " +
+	"`python3 -m venv .venv && .venv/bin/pip install -r requirements-e2e.txt -c constraints-e2e.txt`, " +
 	"then run `PIPES_E2E=1 go test ./e2e/`"
 
 // probeTimeout bounds one scenario; a hung Dagster run fails the test instead
