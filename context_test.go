@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -429,4 +430,25 @@ func TestDecodeExtraKeepsNumbersInAnyFields(t *testing.T) {
 	require.NoError(t, p.DecodeExtra("typed", &v))
 	assert.Equal(t, int64(9007199254740993), v.N)
 	assert.Equal(t, []any{json.Number("1"), "x"}, v.List)
+}
+
+func TestNewReportsContextLoadFailureToDagster(t *testing.T) {
+	dir := t.TempDir()
+	msgPath := filepath.Join(dir, "messages")
+	for name, ctxValue := range map[string]string{
+		"missing file": bootstrap(t, map[string]any{"path": filepath.Join(dir, "nope")}, nil)[ContextEnvVar],
+		"bad value":    "%%%",
+	} {
+		t.Run(name, func(t *testing.T) {
+			msgs := bootstrap(t, map[string]any{}, map[string]any{"path": msgPath})[MessagesEnvVar]
+			_ = os.Remove(msgPath) // a fresh file for each case
+			_, err := New(context.Background(), WithParamsLoader(MappingParamsLoader{Mapping: map[string]string{ContextEnvVar: ctxValue, MessagesEnvVar: msgs}}))
+			require.Error(t, err)
+			got := readMessages(t, msgPath)
+			assert.Equal(t, []string{"opened", "closed"}, methods(got), "Dagster hears of the failure")
+			exc := got[1].Params["exception"].(map[string]any)
+			assert.Equal(t, err.Error(), exc["message"])
+			assert.Equal(t, "*pipes.Error", exc["name"])
+		})
+	}
 }

@@ -150,21 +150,22 @@ func Open(ctx context.Context, opts ...Option) (*Context, error) {
 
 // New creates a Context like [Open] does, without storing it as the
 // process's Context. Most programs want Open or Run.
+//
+// When the messages channel opens but the context cannot be loaded (a bad
+// DAGSTER_PIPES_CONTEXT, a missing or malformed context file), New still
+// sends opened and a closed message carrying the error, so that Dagster
+// shows why the step failed, and returns the error.
 func New(ctx context.Context, opts ...Option) (*Context, error) {
 	c := newConfig(opts)
 	if !c.params.IsDagsterPipesProcess() {
 		fmt.Fprintf(c.warnings, "DagsterPipesWarning: %s\n", NotLaunchedWarning)
 		return newNoopContext(), nil
 	}
-	ctxParams, err := c.params.LoadContextParams()
-	if err != nil {
-		return nil, err
-	}
+	// The message channel is opened before the context is loaded (the
+	// reference does it the other way round) so that a context that cannot
+	// be loaded is reported to Dagster, as the closed message's exception,
+	// instead of only on stderr.
 	msgParams, err := c.params.LoadMessagesParams()
-	if err != nil {
-		return nil, err
-	}
-	data, err := c.loader.LoadContext(ctx, ctxParams)
 	if err != nil {
 		return nil, err
 	}
@@ -182,18 +183,33 @@ func New(ctx context.Context, opts ...Option) (*Context, error) {
 			extras = e
 		}
 	}
+	opened, err := appendJSON([]byte(`{"extras":`), extras)
+	if err != nil {
+		return nil, errors.Join(wrapError(ErrInvalidValue, err, "opened extras cannot be sent as JSON"), channel.Close())
+	}
+	opened = append(opened, '}')
+	data, err := loadContext(ctx, c)
+	if err != nil {
+		failed := &Context{data: &ContextData{}, channel: channel}
+		_ = channel.WriteMessage(Message{Method: MethodOpened, Params: opened})
+		return nil, errors.Join(err, failed.closeWith(NewException(err)))
+	}
 	p := &Context{data: data, channel: channel, materialized: map[string]struct{}{}}
 	p.logLevel = c.logLevel
 	p.logger = slog.New(&handler{p: p, minLevel: c.logLevel})
 
-	raw, err := appendJSON([]byte(`{"extras":`), extras)
-	if err != nil {
-		return nil, errors.Join(wrapError(ErrInvalidValue, err, "opened extras cannot be sent as JSON"), channel.Close())
-	}
-	if err := channel.WriteMessage(Message{Method: MethodOpened, Params: append(raw, '}')}); err != nil {
+	if err := channel.WriteMessage(Message{Method: MethodOpened, Params: opened}); err != nil {
 		return nil, errors.Join(fmt.Errorf("pipes: sending the opened message: %w", err), channel.Close())
 	}
 	return p, nil
+}
+
+func loadContext(ctx context.Context, c *config) (*ContextData, error) {
+	params, err := c.params.LoadContextParams()
+	if err != nil {
+		return nil, err
+	}
+	return c.loader.LoadContext(ctx, params)
 }
 
 // Get returns the Context made by [Open], or an error matching
