@@ -120,7 +120,7 @@ func (DefaultContextLoader) LoadContext(_ context.Context, params Params) (*Cont
 		return ParseContextData(raw)
 	}
 	return nil, newError(ErrInvalidParams,
-		`Invalid params for PipesDefaultContextLoader, expected key "path" or "data", received %s`, pyDictRepr(params))
+		`Invalid params for PipesDefaultContextLoader, expected key "path" or "data", received %s%s`, pyDictRepr(params), blobStoreHint(params, "context loader", "WithContextLoader", "ContextLoader"))
 }
 
 func loadContextFile(path string) (*ContextData, error) {

@@ -2,6 +2,7 @@ package pipes
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 )
@@ -74,7 +75,7 @@ func (w DefaultMessageWriter) Open(_ context.Context, params Params) (MessageWri
 		return NewBufferedStreamChannel(s), nil
 	}
 	return nil, newError(ErrInvalidParams,
-		`Invalid params for PipesDefaultMessageWriter, expected key "path" or "std", received %s`, pyDictRepr(params))
+		`Invalid params for PipesDefaultMessageWriter, expected key "path" or "std", received %s%s`, pyDictRepr(params), blobStoreHint(params, "message writer", "WithMessageWriter", "MessageWriter"))
 }
 
 func (w DefaultMessageWriter) stream(v any) (io.Writer, error) {
@@ -140,4 +141,13 @@ func (w VolumesMessageWriter) Open(_ context.Context, params Params) (MessageWri
 		return nil, err
 	}
 	return CaptureStdio(NewBufferedFilesystemChannel(path, w.Options), params), nil
+}
+
+// blobStoreHint tells a user whose Dagster side uses a blob store (params
+// with a "bucket") what to configure instead of the default.
+func blobStoreHint(params Params, what, option, typeName string) string {
+	if _, ok := params["bucket"]; !ok {
+		return ""
+	}
+	return fmt.Sprintf(" (Dagster's side uses a blob store: pass the matching %s, e.g. pipes.%s(s3pipes.%s{Client: client}) for S3)", what, option, typeName)
 }

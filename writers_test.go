@@ -54,8 +54,8 @@ func TestDefaultMessageWriterErrors(t *testing.T) {
 	assert.EqualError(t, err, `Invalid value for key "std", expected "stderr" or "stdout" but received 'stdin'`)
 	_, err = DefaultMessageWriter{}.Open(ctx, Params{"buffered_stdio": true})
 	assert.EqualError(t, err, `Invalid value for key "std", expected "stderr" or "stdout" but received True`)
-	_, err = DefaultMessageWriter{}.Open(ctx, Params{"bucket": "b"})
-	assert.EqualError(t, err, `Invalid params for PipesDefaultMessageWriter, expected key "path" or "std", received {'bucket': 'b'}`)
+	_, err = DefaultMessageWriter{}.Open(ctx, Params{"other": "b"})
+	assert.EqualError(t, err, `Invalid params for PipesDefaultMessageWriter, expected key "path" or "std", received {'other': 'b'}`)
 	_, err = DefaultMessageWriter{}.Open(ctx, Params{"path": filepath.Join(t.TempDir(), "no", "such", "dir", "m")})
 	require.ErrorIs(t, err, ErrInvalidParams)
 	require.ErrorIs(t, err, os.ErrNotExist)
@@ -103,4 +103,15 @@ func TestStreamChannelsRefuseWritesAfterClose(t *testing.T) {
 		assert.ErrorIs(t, ch.WriteMessage(Message{Method: MethodLog}), ErrClosed)
 	}
 	assert.Empty(t, buf.String())
+}
+
+func TestDefaultsPointToBlobStorePackages(t *testing.T) {
+	ctx := context.Background()
+	_, err := DefaultMessageWriter{}.Open(ctx, Params{"bucket": "b", "key_prefix": "p"})
+	require.ErrorIs(t, err, ErrInvalidParams)
+	assert.EqualError(t, err, `Invalid params for PipesDefaultMessageWriter, expected key "path" or "std", received {'bucket': 'b', 'key_prefix': 'p'}`+
+		` (Dagster's side uses a blob store: pass the matching message writer, e.g. pipes.WithMessageWriter(s3pipes.MessageWriter{Client: client}) for S3)`)
+	_, err = DefaultContextLoader{}.LoadContext(ctx, Params{"bucket": "b", "key": "k"})
+	require.ErrorIs(t, err, ErrInvalidParams)
+	assert.Contains(t, err.Error(), `received {'bucket': 'b', 'key': 'k'} (Dagster's side uses a blob store: pass the matching context loader, e.g. pipes.WithContextLoader(s3pipes.ContextLoader{Client: client}) for S3)`)
 }
