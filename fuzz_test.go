@@ -3,6 +3,7 @@ package pipes
 import (
 	"context"
 	"encoding/json"
+	"reflect"
 	"testing"
 )
 
@@ -75,5 +76,34 @@ func FuzzDefaultContextLoaderData(f *testing.F) {
 			return
 		}
 		_, _ = DefaultContextLoader{}.LoadContext(context.Background(), Params(p))
+	})
+}
+
+// FuzzAppendJSONAgreesWithEncodingJSON: for any JSON document decoded into
+// Go values, our encoder writes the same value encoding/json writes (our
+// floats merely keep a decimal point).
+func FuzzAppendJSONAgreesWithEncodingJSON(f *testing.F) {
+	for _, s := range []string{`{"a": [1, 2.5, "x", null, true, {"b": {}}]}`, `"é\u2028\u0000"`, `1e300`, `-0`, `[]`, `{"": ""}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var v any
+		if json.Unmarshal(raw, &v) != nil {
+			return
+		}
+		ours, err := appendJSON(nil, v)
+		if err != nil {
+			t.Fatalf("appendJSON(%#v): %v", v, err)
+		}
+		var fromOurs any
+		if err := json.Unmarshal(ours, &fromOurs); err != nil {
+			t.Fatalf("our output %q is not JSON: %v", ours, err)
+		}
+		theirs, _ := json.Marshal(v)
+		var fromTheirs any
+		_ = json.Unmarshal(theirs, &fromTheirs)
+		if !reflect.DeepEqual(fromOurs, fromTheirs) {
+			t.Fatalf("ours %s, encoding/json %s", ours, theirs)
+		}
 	})
 }
