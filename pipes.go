@@ -2,7 +2,8 @@
 // read what Dagster injected (asset keys, partitions, run id, extras) and
 // report back logs, asset materializations, asset-check results and custom
 // messages. It is the Go counterpart of the Python dagster-pipes library and
-// speaks the same protocol, byte for byte.
+// speaks the same protocol, with the reference's exact keys, method names,
+// metadata types and error texts.
 //
 // # Getting started
 //
