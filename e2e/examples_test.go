@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -38,25 +36,10 @@ func examplePath(t *testing.T, name string) string {
 	examplesOnce.Do(func() {
 		readExamples()
 		examplesBinDir = filepath.Join(tmpDir, "examples")
-		if examplesErr = os.MkdirAll(examplesBinDir, 0o755); examplesErr != nil {
-			return
-		}
-		args := []string{"build", "-o", examplesBinDir + string(os.PathSeparator)}
-		if raceEnabled {
-			args = append(args, "-race")
-		}
-		args = append(args, "./examples/...")
-		cmd := exec.Command(goTool(), args...)
-		cmd.Dir = repoRoot
-		if out, err := cmd.CombinedOutput(); err != nil {
-			examplesErr = fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out)
-		}
+		examplesErr = buildAll(examplesBinDir, "./examples/...")
 	})
 	require.NoError(t, examplesErr, "compiling the examples")
-	p := filepath.Join(examplesBinDir, name)
-	if runtime.GOOS == "windows" {
-		p += ".exe"
-	}
+	p := binaryPath(examplesBinDir, name)
 	_, err := os.Stat(p)
 	require.NoError(t, err, "example %q was not built", name)
 	return p

@@ -155,29 +155,40 @@ func jobPath(t *testing.T, name string) string {
 	touchInputs()
 	buildOnce.Do(func() {
 		binDir = filepath.Join(tmpDir, "bin")
-		if err := os.MkdirAll(binDir, 0o755); err != nil {
-			buildErr = err
-			return
-		}
-		args := []string{"build", "-o", binDir + string(os.PathSeparator)}
-		if raceEnabled {
-			args = append(args, "-race")
-		}
-		args = append(args, "./e2e/jobs/...")
-		cmd := exec.Command(goTool(), args...)
-		cmd.Dir = repoRoot
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out)
-		}
+		buildErr = buildAll(binDir, "./e2e/jobs/...")
 	})
 	require.NoError(t, buildErr, "compiling the e2e jobs")
-	p := filepath.Join(binDir, name)
+	p := binaryPath(binDir, name)
+	_, err := os.Stat(p)
+	require.NoError(t, err, "job %q was not built (is there a main package in e2e/jobs/%s?)", name, name)
+	return p
+}
+
+// buildAll compiles every main package matched by pattern into dir, with
+// -race when the test binary has it.
+func buildAll(dir, pattern string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	args := []string{"build", "-o", dir + string(os.PathSeparator)}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	args = append(args, pattern)
+	cmd := exec.Command(goTool(), args...)
+	cmd.Dir = repoRoot
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+// binaryPath is where go build -o dir/ puts the program name.
+func binaryPath(dir, name string) string {
+	p := filepath.Join(dir, name)
 	if runtime.GOOS == "windows" {
 		p += ".exe"
 	}
-	_, err := os.Stat(p)
-	require.NoError(t, err, "job %q was not built (is there a main package in e2e/jobs/%s?)", name, name)
 	return p
 }
 
