@@ -140,39 +140,41 @@ func (s *benchSink) tick(b *testing.B) {
 
 var benchSinks = []string{"file", "memory"}
 
-// benchMessage is the log message of the benchmarks and of bench/compare.
-const benchMessage = "processed batch 1234 of 100000 (250 records)"
-
-func BenchmarkLog(b *testing.B) {
+// benchEachSink runs a sub-benchmark per sink: setup gets a fresh Context on
+// that sink and returns the operation to time, which runs once per
+// iteration (followed by the sink's bookkeeping).
+func benchEachSink(b *testing.B, setup func(b *testing.B, s *benchSink) func()) {
 	for _, kind := range benchSinks {
 		b.Run(kind, func(b *testing.B) {
 			s := newBenchContext(b, kind)
-			log := s.p.Log()
+			op := setup(b, s)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
-				log.Info(benchMessage)
+				op()
 				s.tick(b)
 			}
 		})
 	}
 }
 
+// benchMessage is the log message of the benchmarks and of bench/compare.
+const benchMessage = "processed batch 1234 of 100000 (250 records)"
+
+func BenchmarkLog(b *testing.B) {
+	benchEachSink(b, func(b *testing.B, s *benchSink) func() {
+		log := s.p.Log()
+		return func() { log.Info(benchMessage) }
+	})
+}
+
 // BenchmarkLogAttrs is a log record with three attributes, which the handler
 // appends to the message as key=value pairs.
 func BenchmarkLogAttrs(b *testing.B) {
-	for _, kind := range benchSinks {
-		b.Run(kind, func(b *testing.B) {
-			s := newBenchContext(b, kind)
-			log := s.p.Log()
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				log.Info("processed batch", "batch", 1234, "records", 250, "table", "events")
-				s.tick(b)
-			}
-		})
-	}
+	benchEachSink(b, func(b *testing.B, s *benchSink) func() {
+		log := s.p.Log()
+		return func() { log.Info("processed batch", "batch", 1234, "records", 250, "table", "events") }
+	})
 }
 
 // benchCustomPayload is a typical custom message: a small JSON object.
@@ -182,19 +184,13 @@ var benchCustomPayload = map[string]any{
 }
 
 func BenchmarkCustomMessage(b *testing.B) {
-	for _, kind := range benchSinks {
-		b.Run(kind, func(b *testing.B) {
-			s := newBenchContext(b, kind)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				if err := s.p.ReportCustomMessage(benchCustomPayload); err != nil {
-					b.Fatal(err)
-				}
-				s.tick(b)
+	benchEachSink(b, func(b *testing.B, s *benchSink) func() {
+		return func() {
+			if err := s.p.ReportCustomMessage(benchCustomPayload); err != nil {
+				b.Fatal(err)
 			}
-		})
-	}
+		}
+	})
 }
 
 // benchMetadata10 returns 10 metadata entries of mixed types: typed values
@@ -240,18 +236,10 @@ func reportMaterialization(b testing.TB, p *Context, m Materialization) {
 }
 
 func BenchmarkMaterialization10(b *testing.B) {
-	for _, kind := range benchSinks {
-		b.Run(kind, func(b *testing.B) {
-			s := newBenchContext(b, kind)
-			m := Materialization{DataVersion: "v1", Metadata: benchMetadata10()}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				reportMaterialization(b, s.p, m)
-				s.tick(b)
-			}
-		})
-	}
+	benchEachSink(b, func(b *testing.B, s *benchSink) func() {
+		m := Materialization{DataVersion: "v1", Metadata: benchMetadata10()}
+		return func() { reportMaterialization(b, s.p, m) }
+	})
 }
 
 // BenchmarkMaterialization10Built also counts building the metadata map, as
@@ -266,18 +254,10 @@ func BenchmarkMaterialization10Built(b *testing.B) {
 }
 
 func BenchmarkMaterializationTable1000(b *testing.B) {
-	for _, kind := range benchSinks {
-		b.Run(kind, func(b *testing.B) {
-			s := newBenchContext(b, kind)
-			m := Materialization{Metadata: Metadata{"preview": TableValue(benchTable(1000))}}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				reportMaterialization(b, s.p, m)
-				s.tick(b)
-			}
-		})
-	}
+	benchEachSink(b, func(b *testing.B, s *benchSink) func() {
+		m := Materialization{Metadata: Metadata{"preview": TableValue(benchTable(1000))}}
+		return func() { reportMaterialization(b, s.p, m) }
+	})
 }
 
 // BenchmarkFileThroughput logs from 1 and from 8 goroutines through the file
@@ -582,17 +562,11 @@ func BenchmarkSlogFrontEnd(b *testing.B) {
 // BenchmarkLogMessage is BenchmarkLog through Context.LogMessage, the log
 // path without slog's front end.
 func BenchmarkLogMessage(b *testing.B) {
-	for _, kind := range benchSinks {
-		b.Run(kind, func(b *testing.B) {
-			s := newBenchContext(b, kind)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				if err := s.p.LogMessage(slog.LevelInfo, benchMessage); err != nil {
-					b.Fatal(err)
-				}
-				s.tick(b)
+	benchEachSink(b, func(b *testing.B, s *benchSink) func() {
+		return func() {
+			if err := s.p.LogMessage(slog.LevelInfo, benchMessage); err != nil {
+				b.Fatal(err)
 			}
-		})
-	}
+		}
+	})
 }
