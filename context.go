@@ -308,7 +308,7 @@ func (p *Context) LogMessage(level slog.Level, msg string) error {
 	if p.logLevel != nil && level < p.logLevel.Level() {
 		return nil
 	}
-	return p.logText(levelName(level), msg, "")
+	return logText(p, levelName(level), msg, "")
 }
 
 // IsClosed reports whether the Context has been closed.
@@ -503,10 +503,9 @@ func (p *Context) LogExternalStream(stream, text string, extras map[string]any) 
 }
 
 // logText writes a log message whose text is msg followed by suffix
-// (already escaped for the inside of a JSON string), encoded straight into
-// the Context's buffer: the logger's handler calls it for a record without
-// attributes of its own, the common case.
-func (p *Context) logText(level, msg, suffix string) error {
+// (already escaped for the inside of a JSON string: the handler's formatted
+// attributes), encoded straight into the Context's buffer.
+func logText[S ~string | ~[]byte](p *Context, level, msg string, suffix S) error {
 	if p.noop {
 		return nil
 	}
@@ -523,24 +522,6 @@ func (p *Context) logText(level, msg, suffix string) error {
 	return p.send(MethodLog)
 }
 
-// logMessage writes a log message; the logger's handler calls it with the
-// message already encoded as a JSON string.
-func (p *Context) logMessage(level string, quotedMsg []byte) error {
-	if p.noop {
-		return nil
-	}
-	if err := p.lockOpen(); err != nil {
-		return err
-	}
-	defer p.mu.Unlock()
-	b := append(p.buf[:0], `{"message":`...)
-	b = append(b, quotedMsg...)
-	b = append(b, `,"level":"`...)
-	b = append(b, level...)
-	p.buf = append(b, '"', '}')
-	return p.send(MethodLog)
-}
-
 // Close sends the closed message and closes the channel. It is idempotent:
 // later calls do nothing and return nil. Reports after Close fail with
 // [ErrClosed].
@@ -550,14 +531,7 @@ func (p *Context) Close() error { return p.CloseWithError(nil) }
 // err as a Dagster exception (see [NewException]), which Dagster records
 // with the run. A nil err is a plain Close.
 func (p *Context) CloseWithError(err error) error {
-	var exc *Exception
-	if err != nil {
-		exc = NewException(err)
-		if len(exc.Stack) == 0 {
-			exc.Stack = callerStack(2)
-		}
-	}
-	return p.closeWith(exc)
+	return p.closeWith(exceptionAt(err, 0))
 }
 
 func (p *Context) closeWith(exc *Exception) error {

@@ -49,6 +49,20 @@ func NewException(err error) *Exception {
 	return exc
 }
 
+// exceptionAt is NewException for an error received by a caller of the
+// caller of exceptionAt: when err carries no stack, the exception gets the
+// stack of where it was received (skip counts frames above that caller).
+func exceptionAt(err error, skip int) *Exception {
+	if err == nil {
+		return nil
+	}
+	exc := NewException(err)
+	if len(exc.Stack) == 0 {
+		exc.Stack = callerStack(skip + 3)
+	}
+	return exc
+}
+
 func newException(err error, depth int) *Exception {
 	if err == nil {
 		return nil

@@ -48,21 +48,19 @@ func (h *handler) Enabled(_ context.Context, l slog.Level) bool {
 }
 
 func (h *handler) Handle(_ context.Context, r slog.Record) error {
+	level := levelName(r.Level)
 	if r.NumAttrs() == 0 {
-		// Nothing to resolve (a LogValuer runs user code, so it must not
-		// run under the Context's lock): encode under the lock, in place.
-		return h.p.logText(levelName(r.Level), r.Message, h.attrs)
+		return logText(h.p, level, r.Message, h.attrs)
 	}
+	// The record's attributes are formatted before the Context is locked:
+	// resolving a LogValuer runs user code, which must not run under it.
 	bp := bufPool.Get().(*[]byte)
-	b := append((*bp)[:0], '"')
-	b = appendStringContent(b, r.Message)
-	b = append(b, h.attrs...)
+	b := append((*bp)[:0], h.attrs...)
 	r.Attrs(func(a slog.Attr) bool {
 		b = appendAttr(b, h.group, a)
 		return true
 	})
-	b = append(b, '"')
-	err := h.p.logMessage(levelName(r.Level), b)
+	err := logText(h.p, level, r.Message, b)
 	*bp = b
 	bufPool.Put(bp)
 	return err

@@ -138,10 +138,15 @@ var (
 func Open(ctx context.Context, opts ...Option) (*Context, error) {
 	instanceMu.Lock()
 	defer instanceMu.Unlock()
+	return openWith(ctx, newConfig(opts))
+}
+
+// openWith is Open with the options already applied; instanceMu is held.
+func openWith(ctx context.Context, c *config) (*Context, error) {
 	if instance != nil {
 		return instance, nil
 	}
-	p, err := New(ctx, opts...)
+	p, err := newContext(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +162,10 @@ func Open(ctx context.Context, opts ...Option) (*Context, error) {
 // sends opened and a closed message carrying the error, so that Dagster
 // shows why the step failed, and returns the error.
 func New(ctx context.Context, opts ...Option) (*Context, error) {
-	c := newConfig(opts)
+	return newContext(ctx, newConfig(opts))
+}
+
+func newContext(ctx context.Context, c *config) (*Context, error) {
 	if !c.params.IsDagsterPipesProcess() {
 		fmt.Fprintf(c.warnings, "DagsterPipesWarning: %s\n", NotLaunchedWarning)
 		return newNoopContext(), nil
@@ -253,7 +261,9 @@ func Run(ctx context.Context, job func(ctx context.Context, p *Context) error, o
 		ctx, stop = signal.NotifyContext(ctx, c.signals...)
 		defer stop()
 	}
-	p, err := Open(ctx, opts...)
+	instanceMu.Lock()
+	p, err := openWith(ctx, c)
+	instanceMu.Unlock()
 	if err != nil {
 		return err
 	}
@@ -263,14 +273,7 @@ func Run(ctx context.Context, job func(ctx context.Context, p *Context) error, o
 		// ignored it: the work may be incomplete, so say so.
 		jobErr = fmt.Errorf("pipes: job interrupted: %w", context.Cause(ctx))
 	}
-	var exc *Exception
-	if jobErr != nil {
-		exc = NewException(jobErr)
-		if len(exc.Stack) == 0 {
-			exc.Stack = callerStack(2)
-		}
-	}
-	closeErr := p.closeWith(exc)
+	closeErr := p.closeWith(exceptionAt(jobErr, 0))
 	return errors.Join(jobErr, closeErr)
 }
 
