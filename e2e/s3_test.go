@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -34,12 +35,22 @@ const batches = 4
 // that Dagster's S3 reader chose.
 var chunkKeyRE = regexp.MustCompile(`^[A-Za-z]{30}/[1-9][0-9]*\.json$`)
 
+// newS3Client returns an S3 client for the moto server at endpoint.
+func newS3Client(endpoint string) *s3.Client {
+	return s3.New(s3.Options{
+		Region:       moto.Region,
+		Credentials:  credentials.NewStaticCredentialsProvider(moto.AccessKeyID, moto.SecretAccessKey, ""),
+		BaseEndpoint: aws.String(endpoint),
+		UsePathStyle: true,
+	})
+}
+
 // s3Keys lists the objects left in bucket after a run.
 func s3Keys(t *testing.T, bucket string) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	out, err := moto.Shared(t).Client(t).ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+	out, err := newS3Client(moto.Shared(t).Endpoint).ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
 	require.NoError(t, err)
 	var keys []string
 	for _, o := range out.Contents {

@@ -22,7 +22,7 @@ func BenchmarkHundredThousandMessages(b *testing.B) {
 	srv := moto.Shared(b)
 	bucket := fmt.Sprintf("bench-%d", time.Now().UnixNano()%1e9)
 	srv.CreateBucket(b, bucket)
-	client := srv.Client(b)
+	client := newClient(srv.Endpoint)
 	msgs := make([]pipes.Message, 100_000)
 	for i := range msgs {
 		msgs[i] = pipes.Message{Method: pipes.MethodLog, Params: []byte(`{"message":"line ` + strconv.Itoa(i) + `","level":"INFO"}`)}

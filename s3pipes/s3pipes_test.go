@@ -17,6 +17,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/stretchr/testify/assert"
@@ -39,7 +40,21 @@ func newBucket(t *testing.T) (*moto.Server, *s3.Client, string) {
 	srv := moto.Shared(t)
 	bucket := fmt.Sprintf("pipes-%d-%d", time.Now().UnixNano()%1e9, bucketSeq.Add(1))
 	srv.CreateBucket(t, bucket)
-	return srv, srv.Client(t), bucket
+	return srv, newClient(srv.Endpoint), bucket
+}
+
+// newClient returns an S3 client for a moto server (or a proxy in front of
+// one) at endpoint: path-style addressing, moto's static test credentials.
+// optFns are applied last.
+func newClient(endpoint string, optFns ...func(*s3.Options)) *s3.Client {
+	opts := []func(*s3.Options){func(o *s3.Options) {
+		o.BaseEndpoint = aws.String(endpoint)
+		o.UsePathStyle = true
+	}}
+	return s3.New(s3.Options{
+		Region:      moto.Region,
+		Credentials: credentials.NewStaticCredentialsProvider(moto.AccessKeyID, moto.SecretAccessKey, ""),
+	}, append(opts, optFns...)...)
 }
 
 // fastRetries makes the SDK retry quickly, so that tests of failed uploads
@@ -327,7 +342,7 @@ func TestContextLoader(t *testing.T) {
 func proxied(t *testing.T, srv *moto.Server) (*faultproxy.Proxy, *s3.Client) {
 	t.Helper()
 	p := faultproxy.New(t, srv.Endpoint)
-	return p, moto.NewClient(p.URL, fastRetries)
+	return p, newClient(p.URL, fastRetries)
 }
 
 func TestFailedUploadsLoseNothing(t *testing.T) {

@@ -64,20 +64,25 @@ if [ -n "$unformatted" ]; then
   exit 1
 fi
 
-step "go vet ./..."
-go vet ./...
+# Every module of the workspace (go.work): the root, the cloud packages,
+# examples/ and e2e/. In workspace mode this pattern matches the packages of
+# all of them, where ./... would match the root module's only.
+all=github.com/dagster-pipes-go/pipes/...
 
-step "go test -race ./..."
+step "go vet (every module of go.work)"
+go vet "$all"
+
+step "go test -race (every module of go.work)"
 # -p 2: the machine that runs CI has two cores, and the e2e tests start Dagster.
 # shellcheck disable=SC2086
-go test -race -count=1 -p 2 ${GO_TEST_FLAGS:-} ./...
+go test -race -count=1 -p 2 ${GO_TEST_FLAGS:-} "$all"
 
 step "benchmarks (one iteration each)"
-go test -run '^$' -bench . -benchtime 1x ./...
+go test -run '^$' -bench . -benchtime 1x "$all"
 
 if [ "${STATICCHECK:-1}" != 0 ]; then
   step "staticcheck ${STATICCHECK_VERSION:=v0.8.2}"
-  go run "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" ./...
+  go run "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" "$all"
 fi
 
 step "all checks passed"

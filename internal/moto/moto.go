@@ -2,8 +2,8 @@
 // Python) for tests, on a free port of 127.0.0.1.
 //
 // The Python interpreter is taken from the environment variable
-// PIPES_PYTHON or else from .venv/bin/python at the module root (the
-// directory of go.mod, found by walking up from the working directory).
+// PIPES_PYTHON or else from .venv/bin/python at the repository root (see
+// [RepoRoot]).
 // scripts/test.sh creates that virtual environment. When no interpreter with
 // moto is found the test is skipped, unless PIPES_E2E=1 is set, in which
 // case it fails.
@@ -12,7 +12,11 @@
 //
 //	srv := moto.Start(t)            // stopped by t.Cleanup
 //	srv.CreateBucket(t, "pipes")
-//	client := srv.Client(t)          // *s3.Client on the server
+//	cmd.Env = append(cmd.Env, srv.Env()...) // an AWS SDK (Go or boto3) on the server
+//
+// The package uses only the standard library, so that the root module's
+// tests carry no AWS dependency; a test that wants an S3 client builds it
+// from [Server.Endpoint] and the credentials below.
 //
 // A test binary that wants one server for all its tests calls [Shared] in
 // each test and stops it from TestMain with [RunTests].
@@ -33,14 +37,10 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // Credentials and region the server accepts (moto accepts any); they are
-// what [Server.Env] and [Server.Client] use.
+// what [Server.Env] uses.
 const (
 	AccessKeyID     = "testing"
 	SecretAccessKey = "testing"
@@ -125,12 +125,12 @@ func skipOrFail(t testing.TB, err error) {
 }
 
 // Python returns the interpreter to use: $PIPES_PYTHON, else
-// .venv/bin/python at the module root.
+// .venv/bin/python at the repository root.
 func Python() (string, error) {
 	if p := os.Getenv("PIPES_PYTHON"); p != "" {
 		return p, nil
 	}
-	root, err := ModuleRoot()
+	root, err := RepoRoot()
 	if err != nil {
 		return "", err
 	}
@@ -141,20 +141,29 @@ func Python() (string, error) {
 	return p, nil
 }
 
-// ModuleRoot returns the nearest directory at or above the working
-// directory that holds a go.mod file.
-func ModuleRoot() (string, error) {
+// RepoRoot returns the repository's root: the nearest directory at or
+// above the working directory that holds go.work (the cloud packages are
+// modules of their own, so the nearest go.mod may be one of them), else the
+// nearest one that holds a go.mod file.
+func RepoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
+	nearestMod := ""
 	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
 			return dir, nil
+		}
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil && nearestMod == "" {
+			nearestMod = dir
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("moto: no go.mod above the working directory")
+			if nearestMod == "" {
+				return "", errors.New("moto: no go.work or go.mod above the working directory")
+			}
+			return nearestMod, nil
 		}
 		dir = parent
 	}
@@ -294,34 +303,23 @@ func (s *Server) Env() []string {
 	}
 }
 
-// Client returns an S3 client for the server (path-style addressing,
-// static test credentials). optFns are applied last, so a test can change
-// the endpoint (to go through a proxy, say) or the retryer.
-func (s *Server) Client(t testing.TB, optFns ...func(*s3.Options)) *s3.Client {
-	t.Helper()
-	return NewClient(s.Endpoint, optFns...)
-}
-
-// NewClient returns an S3 client for a moto server (or a proxy in front of
-// one) at endpoint.
-func NewClient(endpoint string, optFns ...func(*s3.Options)) *s3.Client {
-	opts := []func(*s3.Options){func(o *s3.Options) {
-		o.BaseEndpoint = aws.String(endpoint)
-		o.UsePathStyle = true
-	}}
-	return s3.New(s3.Options{
-		Region:      Region,
-		Credentials: credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""),
-	}, append(opts, optFns...)...)
-}
-
-// CreateBucket creates a bucket on the server.
+// CreateBucket creates a bucket on the server (moto accepts unsigned
+// requests).
 func (s *Server) CreateBucket(t testing.TB, name string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := s.Client(t).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, s.Endpoint+"/"+name, nil)
+	if err != nil {
 		t.Fatalf("moto: create bucket %q: %v", name, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("moto: create bucket %q: %v", name, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("moto: create bucket %q: %s", name, resp.Status)
 	}
 }
 
