@@ -182,6 +182,9 @@ func newContext(ctx context.Context, c *config) (*Context, error) {
 	if err != nil {
 		return nil, err
 	}
+	// One place applies stdio capture, for every writer, when the reader
+	// asks for it.
+	channel = CaptureStdio(channel, msgParams)
 	extras := map[string]any{}
 	if ep, ok := c.writer.(OpenedExtrasProvider); ok {
 		e, err := ep.OpenedExtras(ctx)

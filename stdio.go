@@ -17,11 +17,19 @@ const DefaultStdioInterval = time.Second
 // stderr. Capture stops, and the last text is sent, just before the closed
 // message, so none of it arrives after closed.
 //
-// The default writer, the DBFS and volumes writers and the cloud writers
-// call it; a custom [MessageWriter] can too. When the flag is not set, or
-// capture is not supported on this platform, ch is returned as is.
+// [Open], [New] and [Run] apply it to the channel of every [MessageWriter],
+// so a writer never calls it itself; it is exported for programs that build
+// a channel by hand. When the flag is not set, capture is not supported on
+// this platform, ch already captures, or ch writes the messages to a stream
+// itself ([StreamChannel], [BufferedStreamChannel]: capturing would send the
+// messages back into themselves, and such readers see the output anyway), ch
+// is returned as is.
 func CaptureStdio(ch MessageWriterChannel, params Params) MessageWriterChannel {
 	if !params.Truthy(IncludeStdioInMessages) {
+		return ch
+	}
+	switch ch.(type) {
+	case *capturingChannel, *StreamChannel, *BufferedStreamChannel:
 		return ch
 	}
 	c := &capturingChannel{MessageWriterChannel: ch}

@@ -35,9 +35,7 @@ const (
 )
 
 // DefaultMessageWriter is the default writer. Depending on the params it
-// writes to the file in "path" (Dagster's default temp-file reader; with
-// "include_stdio_in_messages" the process's stdout and stderr are forwarded
-// too, see [CaptureStdio]), to the
+// writes to the file in "path" (Dagster's default temp-file reader), to the
 // stream named by "stdio" ("stdout" or "stderr", read by log-scraping
 // readers such as Kubernetes and CloudWatch), or buffers for the stream named
 // by "buffered_stdio" and writes everything at close (Lambda).
@@ -54,11 +52,7 @@ func (w DefaultMessageWriter) Open(_ context.Context, params Params) (MessageWri
 		if err != nil {
 			return nil, err
 		}
-		ch, err := NewFileChannel(path)
-		if err != nil {
-			return nil, err
-		}
-		return CaptureStdio(ch, params), nil
+		return NewFileChannel(path)
 	}
 	if v, ok := params[MessagesStdioKey]; ok {
 		s, err := w.stream(v)
@@ -116,7 +110,7 @@ func (w DBFSMessageWriter) Open(_ context.Context, params Params) (MessageWriter
 	if err != nil {
 		return nil, err
 	}
-	return CaptureStdio(NewBufferedFilesystemChannel(dbfsLocalPath(w.Root, path), w.Options), params), nil
+	return NewBufferedFilesystemChannel(dbfsLocalPath(w.Root, path), w.Options), nil
 }
 
 // OpenedExtras implements [OpenedExtrasProvider].
@@ -140,7 +134,7 @@ func (w VolumesMessageWriter) Open(_ context.Context, params Params) (MessageWri
 	if err != nil {
 		return nil, err
 	}
-	return CaptureStdio(NewBufferedFilesystemChannel(path, w.Options), params), nil
+	return NewBufferedFilesystemChannel(path, w.Options), nil
 }
 
 // blobStoreHint tells a user whose Dagster side uses a blob store (params

@@ -35,7 +35,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -79,8 +78,8 @@ var ErrNoClient = errors.New("s3pipes: no S3 client: set the Client field (see N
 // S3. It reads the messages params of Dagster's PipesS3MessageReader:
 // "bucket" (required) and "key_prefix" (optional).
 //
-// When the reader sets "include_stdio_in_messages", the process's stdout
-// and stderr are forwarded too (see [pipes.CaptureStdio]).
+// When the reader sets "include_stdio_in_messages", [pipes.Open] forwards
+// the process's stdout and stderr too (see [pipes.CaptureStdio]).
 type MessageWriter struct {
 	// Client uploads the chunks. Required.
 	Client Client
@@ -92,8 +91,7 @@ type MessageWriter struct {
 var _ pipes.MessageWriter = MessageWriter{}
 
 // Open implements [pipes.MessageWriter]. The channel it returns is a
-// [*pipes.BlobStoreChannel] (wrapped for stdio capture when asked); its
-// Close performs the final upload and returns an error if some messages
+// [*pipes.BlobStoreChannel]; its Close performs the final upload and returns an error if some messages
 // could not be delivered.
 func (w MessageWriter) Open(_ context.Context, params pipes.Params) (pipes.MessageWriterChannel, error) {
 	bucket, err := params.String(BucketKey, messageWriterName)
@@ -107,7 +105,7 @@ func (w MessageWriter) Open(_ context.Context, params pipes.Params) (pipes.Messa
 	if w.Client == nil {
 		return nil, ErrNoClient
 	}
-	return pipes.CaptureStdio(NewChannel(w.Client, bucket, prefix, w.Options), params), nil
+	return NewChannel(w.Client, bucket, prefix, w.Options), nil
 }
 
 // NewChannel returns a channel that uploads the messages written to it as
@@ -132,13 +130,7 @@ func NewChannel(client Client, bucket, keyPrefix string, opts pipes.BlobStoreOpt
 
 // ChunkKey returns the object key of message chunk index:
 // "<keyPrefix>/<index>.json", or "<index>.json" when keyPrefix is empty.
-func ChunkKey(keyPrefix string, index int) string {
-	name := strconv.Itoa(index) + ".json"
-	if keyPrefix == "" {
-		return name
-	}
-	return keyPrefix + "/" + name
-}
+func ChunkKey(keyPrefix string, index int) string { return pipes.ChunkKey(keyPrefix, index) }
 
 // ContextLoader is a [pipes.ContextLoader] that reads the context data from
 // the S3 object named by the context params of Dagster's
@@ -164,22 +156,13 @@ func (l ContextLoader) LoadContext(ctx context.Context, params pipes.Params) (*p
 	if l.Client == nil {
 		return nil, ErrNoClient
 	}
-	out, err := l.Client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
-	if err != nil {
-		return nil, &pipes.Error{Kind: pipes.ErrInvalidContext, Err: err,
-			Msg: fmt.Sprintf("cannot read the context object Dagster named (s3://%s/%s)", bucket, key)}
-	}
-	defer out.Body.Close()
-	raw, err := io.ReadAll(out.Body)
-	if err != nil {
-		return nil, &pipes.Error{Kind: pipes.ErrInvalidContext, Err: err,
-			Msg: fmt.Sprintf("cannot read the context object Dagster named (s3://%s/%s)", bucket, key)}
-	}
-	data, err := pipes.ParseContextData(raw)
-	if err != nil {
-		return nil, fmt.Errorf("context object s3://%s/%s: %w", bucket, key, err)
-	}
-	return data, nil
+	return pipes.ReadContextBlob(ctx, "s3://"+bucket+"/"+key, func(ctx context.Context) (io.ReadCloser, error) {
+		out, err := l.Client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+		if err != nil {
+			return nil, err
+		}
+		return out.Body, nil
+	})
 }
 
 // DefaultRegion is the region [NewClientFromEnv] uses when the
