@@ -164,6 +164,11 @@ def _run_external(context, req):
 
         yield from s3ext.run_external(context, req, sys.modules[__name__])
         return
+    if any((req.get(k) or "").startswith("gcs") for k in ("injector", "reader")):
+        import gcsext  # dagster-gcp GCS injector/reader on fake-gcs-server: see gcsext.py (e2e/gcs_test.go)
+
+        yield from gcsext.run_external(context, req, sys.modules[__name__])
+        return
     injector = INJECTORS[req.get("injector") or "tempfile"]()
     reader = _make_reader(req.get("reader"))
     env = {**os.environ, **(req.get("env") or {})}

@@ -1,0 +1,353 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/storage"
+	"github.com/fsouza/fake-gcs-server/fakestorage"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dagster-pipes-go/pipes/internal/faultproxy"
+)
+
+// The GCS tests: Dagster's PipesGCSContextInjector and PipesGCSMessageReader
+// (dagster-gcp) with google-cloud-storage on fake-gcs-server (run in this
+// process as a real HTTP server on 127.0.0.1, one per test function),
+// PipesSubprocessClient launching the Go job e2e/jobs/gcs, which uses
+// gcspipes. The probe side is e2e/probe/gcsext.py. Dagster's reader polls
+// every second and the job uploads every 200 ms, so that each run takes a
+// few seconds.
+
+var gcsBucketSeq atomic.Int64
+
+// gcsServer is a fake-gcs-server on a loopback port.
+type gcsServer struct {
+	*fakestorage.Server
+	// URL is http://127.0.0.1:PORT, the value of STORAGE_EMULATOR_HOST
+	// (Python's client needs the scheme).
+	URL string
+}
+
+// startGCS starts fake-gcs-server and stops it when the test ends. Its
+// public host (for the Go SDK's path-style XML reads) must be known before
+// it starts, so the port is chosen first; a port taken in between is
+// retried.
+func startGCS(t *testing.T) *gcsServer {
+	t.Helper()
+	var lastErr error
+	for range 5 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		port := l.Addr().(*net.TCPAddr).Port
+		require.NoError(t, l.Close())
+		host := "127.0.0.1:" + strconv.Itoa(port)
+		srv, err := fakestorage.NewServerWithOptions(fakestorage.Options{
+			Scheme: "http", Host: "127.0.0.1", Port: uint16(port),
+			PublicHost: host, ExternalURL: "http://" + host,
+		})
+		if err == nil {
+			t.Cleanup(srv.Stop)
+			return &gcsServer{Server: srv, URL: "http://" + host}
+		}
+		lastErr = err
+	}
+	t.Fatalf("starting fake-gcs-server: %v", lastErr)
+	return nil
+}
+
+// objects lists the names of the objects left in bucket.
+func (s *gcsServer) objects(t *testing.T, bucket string) []string {
+	t.Helper()
+	objs, _, err := s.ListObjectsWithOptions(bucket, fakestorage.ListOptions{})
+	require.NoError(t, err)
+	var names []string
+	for _, o := range objs {
+		names = append(names, o.Name)
+	}
+	return names
+}
+
+// gcsScenario returns a scenario of the gcs job with Dagster's given
+// injector and reader ("gcs…" for dagster-gcp's, else the probe's), on a
+// fresh bucket of srv. The job's side of each channel follows Dagster's.
+func gcsScenario(t *testing.T, srv *gcsServer, injector, reader string, args ...string) Scenario {
+	t.Helper()
+	bucket := fmt.Sprintf("e2e-gcs-%d", gcsBucketSeq.Add(1))
+	srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: bucket})
+	side := func(kind string) string {
+		if strings.HasPrefix(kind, "gcs") {
+			return "gcs"
+		}
+		return "default"
+	}
+	return Scenario{
+		Job:      "gcs",
+		Args:     append([]string{"-context=" + side(injector), "-messages=" + side(reader), "-upload-interval=200ms"}, args...),
+		Injector: injector,
+		Reader:   reader,
+		Env: map[string]string{
+			"STORAGE_EMULATOR_HOST":  srv.URL,
+			"PIPES_E2E_GCS_BUCKET":   bucket,
+			"PIPES_E2E_GCS_INTERVAL": "1",
+		},
+		Assets: []AssetDef{{Key: []string{"gcs", "asset"}, Checks: []string{"gcs_check"}}},
+		Extras: json.RawMessage(`{"where": "gcs", "n": 3, "nested": {"list": [1, "two", null]}}`),
+	}
+}
+
+// requireGCSReport asserts what Dagster recorded for the job's report
+// mode: the context the job read is the one Dagster injected, and every
+// log, custom message, the materialization with its metadata and the
+// asset check arrived, in order.
+func requireGCSReport(t *testing.T, res *Result) {
+	t.Helper()
+	require.True(t, res.Success, "Dagster's run failed: %+v", res.StepFailures)
+	requireNoSessionWarnings(t, res)
+	assert.Empty(t, res.PipesWarnings())
+
+	require.Len(t, res.Contexts, 1)
+	injected := res.Contexts[0]
+	custom := res.Custom(t)
+	require.NotEmpty(t, custom)
+	seen, ok := custom[0].(map[string]any)
+	require.True(t, ok, "first custom message is %T", custom[0])
+	assert.Equal(t, res.RunID, seen["run_id"])
+	for _, k := range []string{"run_id", "job_name", "retry_number", "asset_keys", "extras"} {
+		assert.Equal(t, injected[k], seen[k], k)
+	}
+	assert.Equal(t, []any{"gcs/asset"}, seen["asset_keys"])
+	assert.Equal(t, decodeJSON(t, `{"where": "gcs", "n": 3, "nested": {"list": [1, "two", null]}}`), seen["extras"])
+
+	// 4 batches of 50 custom messages, sent over several upload intervals:
+	// all of them, in order.
+	rest := custom[1:]
+	const perBatch = 50
+	require.Len(t, rest, batches*perBatch)
+	for i, m := range rest {
+		want := map[string]any{"batch": json.Number(fmt.Sprint(i / perBatch)), "i": json.Number(fmt.Sprint(i % perBatch)), "text": "ünïcödé ✓"}
+		if !assert.Equal(t, want, m, "custom message %d", i+1) {
+			break
+		}
+	}
+
+	assert.Equal(t, []LogRecord{
+		{"DEBUG", "debug over gcs"},
+		{"INFO", "info over gcs n=1"},
+		{"WARNING", "warning over gcs"},
+		{"ERROR", "error over gcs"},
+		{"CRITICAL", "critical over gcs"},
+		{"INFO", "batch 0 sent"},
+		{"INFO", "batch 1 sent"},
+		{"INFO", "batch 2 sent"},
+		{"INFO", "batch 3 sent"},
+	}, res.UserLogs())
+
+	mats := res.Materialized("gcs", "asset")
+	require.Len(t, mats, 1, "materializations: %+v", res.Materializations)
+	md := mats[0].Metadata
+	assert.Equal(t, map[string]string{
+		"text": "TextMetadataValue", "int": "IntMetadataValue", "float": "FloatMetadataValue",
+		"bool": "BoolMetadataValue", "url": "UrlMetadataValue", "path": "PathMetadataValue",
+		"json": "JsonMetadataValue", "md": "MarkdownMetadataValue", "inferd": "IntMetadataValue",
+		"null": "NullMetadataValue",
+	}, metadataTypes(md))
+	assert.Equal(t, "through gcs", md["text"].Value)
+	assert.Equal(t, json.Number("42"), md["int"].Value)
+	assert.Equal(t, json.Number("2.5"), md["float"].Value)
+	assert.Equal(t, true, md["bool"].Value)
+	assert.Equal(t, "https://example.com/gcs", md["url"].Value)
+	assert.Equal(t, "/data/out.parquet", md["path"].Value)
+	assert.Equal(t, decodeJSON(t, `{"k": [1, "two", null]}`), md["json"].Value)
+	assert.Equal(t, "# title", md["md"].Value)
+	assert.Equal(t, json.Number("7"), md["inferd"].Value)
+	assert.Nil(t, md["null"].Value)
+	assert.Equal(t, "dv-gcs", mats[0].Tags["dagster/data_version"])
+
+	require.Len(t, res.Checks, 1, "checks: %+v", res.Checks)
+	c := res.Checks[0]
+	assert.Equal(t, []string{"gcs", "asset"}, c.AssetKey)
+	assert.Equal(t, "gcs_check", c.CheckName)
+	assert.False(t, c.Passed)
+	assert.Equal(t, "WARN", c.Severity)
+	assert.Equal(t, "TextMetadataValue", c.Metadata["reason"].Type)
+	assert.Equal(t, "checked over gcs", c.Metadata["reason"].Value)
+	assert.Equal(t, "IntMetadataValue", c.Metadata["rows"].Type)
+	assert.Equal(t, json.Number("3"), c.Metadata["rows"].Value)
+}
+
+// requireGCSChunks asserts that the messages went in several chunks under
+// the 30-letter prefix Dagster's reader chose (Dagster leaves them in the
+// bucket), and that Dagster's injector deleted the context object.
+func requireGCSChunks(t *testing.T, srv *gcsServer, sc Scenario, messagesThroughGCS bool) {
+	t.Helper()
+	names := srv.objects(t, sc.Env["PIPES_E2E_GCS_BUCKET"])
+	if messagesThroughGCS {
+		chunks := 0
+		for _, n := range names {
+			if chunkKeyRE.MatchString(n) {
+				chunks++
+			}
+		}
+		assert.GreaterOrEqual(t, chunks, batches, "message chunks in the bucket: %q", names)
+	}
+	for _, n := range names {
+		assert.NotContains(t, n, "context.json", "Dagster's GCS injector deletes the context after the session")
+	}
+}
+
+// Context and messages through GCS, and the mixed pairs: Dagster's env and
+// temp-file injectors with GCS messages, and the GCS injector with
+// Dagster's default temp-file message reader.
+func TestGCS(t *testing.T) {
+	requireDagster(t)
+	srv := startGCS(t)
+	for _, tc := range []struct{ name, injector, reader string }{
+		{"gcs-context/gcs-messages", "gcs", "gcs"},
+		{"gcs-context-key-prefix/gcs-messages", "gcs:ctx/prefix/", "gcs"},
+		{"env-context/gcs-messages", "env", "gcs"},
+		{"tempfile-context/gcs-messages", "tempfile", "gcs"},
+		{"gcs-context/tempfile-messages", "gcs", "tempfile"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := gcsScenario(t, srv, tc.injector, tc.reader)
+			res := runScenario(t, sc)
+			requireGCSReport(t, res)
+			requireGCSChunks(t, srv, sc, tc.reader == "gcs")
+		})
+	}
+}
+
+// A failing job: the closed message, uploaded to GCS with the exception,
+// reaches Dagster, which records the exception, and the step fails because
+// the process exited with status 1.
+func TestGCSFailure(t *testing.T) {
+	requireDagster(t)
+	srv := startGCS(t)
+	res := runScenario(t, gcsScenario(t, srv, "gcs", "gcs", "fail"))
+	assert.False(t, res.Success, "Dagster's run should fail")
+	require.Len(t, res.StepFailures, 1)
+	assert.True(t, chainHas(res.StepFailures[0], "External execution process failed with code 1"),
+		"step failure: %+v", res.StepFailures[0])
+	requireNoSessionWarnings(t, res)
+	assert.Empty(t, res.PipesWarnings())
+	assert.True(t, res.HasLog("INFO", "failing over gcs"), "logs: %+v", res.Logs)
+	assert.Equal(t, []any{"before failure"}, res.Custom(t))
+	assert.Empty(t, res.Materializations)
+
+	exc := closedError(t, res)
+	require.NotNil(t, exc.ClsName)
+	assert.Equal(t, "*fmt.wrapError", *exc.ClsName)
+	assert.Equal(t, "gcs step failed: gcs job error 5", exc.Message)
+	requireFrames(t, exc.Stack)
+	assert.True(t, stackHas(exc.Stack, "main.main"), "where Run received the error: %q", exc.Stack)
+	require.NotNil(t, exc.Cause)
+	require.NotNil(t, exc.Cause.ClsName)
+	assert.Equal(t, "*main.jobError", *exc.Cause.ClsName)
+	assert.Equal(t, "gcs job error 5", exc.Cause.Message)
+	requireFrames(t, exc.Cause.Stack)
+	assert.True(t, stackHas(exc.Cause.Stack, "main.fail"), "where WithStack recorded it: %q", exc.Cause.Stack)
+}
+
+// include_stdio_in_messages on the GCS reader: what the job and its child
+// process print comes back as log_external_stream messages, which
+// Dagster's handler prints on its own stdout and stderr. Without the flag,
+// none of it comes back.
+func TestGCSStdio(t *testing.T) {
+	requireDagster(t)
+	srv := startGCS(t)
+	run := func(t *testing.T, reader string) *Result {
+		sc := gcsScenario(t, srv, "gcs", reader, "stdio")
+		sc.Assets = []AssetDef{{Key: []string{"gcs", "asset"}}} // no check in this mode
+		res := runScenario(t, sc)
+		require.True(t, res.Success, "Dagster's run failed: %+v", res.StepFailures)
+		requireNoSessionWarnings(t, res)
+		assert.Empty(t, res.PipesWarnings(), "no message after closed: capture stops before it")
+		require.Len(t, res.Materialized("gcs", "asset"), 1)
+		return res
+	}
+
+	t.Run("include", func(t *testing.T) {
+		res := run(t, "gcs:stdio")
+		out, errText := res.DagsterStdout, res.DagsterStderr
+		assert.Contains(t, out, "go stdout line 1\ngo stdout line 2 ünïcödé\n")
+		assert.Contains(t, out, "child stdout\n")
+		assert.Contains(t, errText, "go stderr line ✓\n")
+		assert.Contains(t, errText, "child stderr\n")
+		assert.NotContains(t, out, "stderr", "each stream is reported as its own")
+		assert.NotContains(t, errText, "go stdout")
+		assert.Less(t, strings.Index(out, "go stdout line 2"), strings.Index(out, "child stdout"), "in order")
+	})
+
+	t.Run("exclude", func(t *testing.T) {
+		res := run(t, "gcs")
+		assert.NotContains(t, res.DagsterStdout, "go stdout")
+		assert.NotContains(t, res.DagsterStdout, "child stdout")
+		assert.NotContains(t, res.DagsterStderr, "go stderr")
+		assert.NotContains(t, res.DagsterStderr, "child stderr")
+	})
+}
+
+// Faults between the job and the store, mid-run: every other upload of the
+// job is answered with a 503 (server error) or a 429 (throttling) by a
+// proxy, while Dagster reads the store directly. The job's client retries;
+// Dagster receives every message, in order, and nothing is lost.
+func TestGCSFaults(t *testing.T) {
+	requireDagster(t)
+	srv := startGCS(t)
+	for _, status := range []int{http.StatusServiceUnavailable, http.StatusTooManyRequests} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			proxy := faultproxy.New(t, srv.URL)
+			uploads := 0
+			proxy.Inject(faultproxy.Rule{
+				// Called under the proxy's lock: the counter needs no other.
+				Match: func(r *http.Request) bool {
+					if r.Method != http.MethodPost || !strings.HasPrefix(r.URL.Path, "/upload/") {
+						return false
+					}
+					uploads++
+					return uploads%2 == 0
+				},
+				Status: status,
+				Times:  -1,
+			})
+			sc := gcsScenario(t, srv, "gcs", "gcs")
+			// The job goes through the proxy; Dagster's side does not.
+			sc.Env["PIPES_E2E_GCS_READER_HOST"] = srv.URL
+			sc.Env["STORAGE_EMULATOR_HOST"] = proxy.URL
+			res := runScenario(t, sc)
+			requireGCSReport(t, res)
+			requireGCSChunks(t, srv, sc, true)
+			assert.GreaterOrEqual(t, proxy.Injected(), batches/2, "faults were injected: %+v", proxy.Requests())
+		})
+	}
+}
+
+// Dagster's GCS injector puts the context where the Go SDK's default
+// client (XML reads, path-style) can read it from the emulator: a sanity
+// check of the server set-up the other tests rely on.
+func TestGCSServerSetup(t *testing.T) {
+	srv := startGCS(t)
+	srv.CreateObject(fakestorage.Object{
+		ObjectAttrs: fakestorage.ObjectAttrs{BucketName: "setup", Name: "a/b.json"},
+		Content:     []byte(`{}`),
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	t.Setenv("STORAGE_EMULATOR_HOST", srv.URL)
+	client, err := storage.NewClient(ctx)
+	require.NoError(t, err)
+	defer client.Close()
+	r, err := client.Bucket("setup").Object("a/b.json").NewReader(ctx)
+	require.NoError(t, err)
+	require.NoError(t, r.Close())
+}
