@@ -332,6 +332,40 @@ func TestGCSFaults(t *testing.T) {
 	}
 }
 
+// examples/gcs: its definitions.py, unchanged, launches the example job
+// through a GCS bucket (its own storage.Client() finds the server through
+// STORAGE_EMULATOR_HOST).
+func TestGCSExample(t *testing.T) {
+	requireDagster(t)
+	srv := startGCS(t)
+	bucket := fmt.Sprintf("e2e-examples-gcs-%d", gcsBucketSeq.Add(1))
+	srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: bucket})
+	res := runExample(t, "gcs", "PIPES_GCS_JOB", exampleRun{Env: map[string]string{
+		"STORAGE_EMULATOR_HOST": srv.URL,
+		"PIPES_GCS_BUCKET":      bucket,
+		"PIPES_GCS_INTERVAL":    "1",
+	}})
+	requireSucceeded(t, res)
+	assert.Contains(t, res.UserLogs(), LogRecord{"INFO", "rows computed rows=5000"}, "the extras of definitions.py reached the job")
+	mats := res.Materialized("go_gcs_rows")
+	require.Len(t, mats, 1, "materializations: %+v", res.Materializations)
+	md := mats[0].Metadata
+	assert.Equal(t, map[string]string{
+		"rows": "IntMetadataValue", "total": "IntMetadataValue", "duration": "FloatMetadataValue", "storage": "TextMetadataValue",
+	}, metadataTypes(md))
+	assert.Equal(t, json.Number("5000"), md["rows"].Value)
+	assert.Equal(t, json.Number("14995"), md["total"].Value) // 714 runs of 0..6 (21 each), then 0 and 1
+	assert.Equal(t, "gcs", md["storage"].Value)
+	require.Len(t, res.Checks, 1, "checks: %+v", res.Checks)
+	assert.Equal(t, "has_rows", res.Checks[0].CheckName)
+	assert.True(t, res.Checks[0].Passed)
+	names := srv.objects(t, bucket)
+	assert.NotEmpty(t, names, "the messages went through the bucket")
+	for _, n := range names {
+		assert.Regexp(t, chunkKeyRE, n, "only message chunks are left")
+	}
+}
+
 // Dagster's GCS injector puts the context where the Go SDK's default
 // client (XML reads, path-style) can read it from the emulator: a sanity
 // check of the server set-up the other tests rely on.
