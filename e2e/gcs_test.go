@@ -68,13 +68,19 @@ func startGCS(t *testing.T) *gcsServer {
 // objects lists the names of the objects left in bucket.
 func (s *gcsServer) objects(t *testing.T, bucket string) []string {
 	t.Helper()
-	objs, _, err := s.ListObjectsWithOptions(bucket, fakestorage.ListOptions{})
-	require.NoError(t, err)
 	var names []string
-	for _, o := range objs {
-		names = append(names, o.Name)
+	opts := fakestorage.ListOptions{}
+	for {
+		page, err := s.ListObjectsWithOptionsPaginated(bucket, opts)
+		require.NoError(t, err)
+		for _, o := range page.Objects {
+			names = append(names, o.Name)
+		}
+		if page.NextPageToken == "" {
+			return names
+		}
+		opts.PageToken = page.NextPageToken
 	}
-	return names
 }
 
 // gcsScenario returns a scenario of the gcs job with Dagster's given
