@@ -1,0 +1,41 @@
+package gcspipes_test
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/dagster-pipes-go/pipes"
+	"github.com/dagster-pipes-go/pipes/gcspipes"
+)
+
+// BenchmarkHundredThousandMessages writes 100,000 messages through a GCS
+// channel on fake-gcs-server, uploading every 100 ms, and closes it: the
+// time of a chatty job's whole message traffic, final flush included.
+func BenchmarkHundredThousandMessages(b *testing.B) {
+	client, bucket := newBucket(b)
+	msgs := make([]pipes.Message, 100_000)
+	for i := range msgs {
+		msgs[i] = pipes.Message{Method: pipes.MethodLog, Params: []byte(`{"message":"line ` + strconv.Itoa(i) + `","level":"INFO"}`)}
+	}
+	b.ReportAllocs()
+	run := 0
+	for b.Loop() {
+		run++
+		prefix := "run" + strconv.Itoa(run)
+		ch := gcspipes.NewChannel(client, bucket, prefix, pipes.BlobStoreOptions{Interval: 100 * time.Millisecond})
+		for _, m := range msgs {
+			if err := ch.WriteMessage(m); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := ch.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(msgs)*b.N)/b.Elapsed().Seconds(), "msgs/s")
+	// The chunks exist: at least chunk 1 of the last run.
+	if _, err := getObject(b, client, bucket, gcspipes.ChunkKey("run"+strconv.Itoa(run), 1)); err != nil {
+		b.Fatal(err)
+	}
+}
