@@ -544,3 +544,18 @@ func TestErrorsWrapTheClientError(t *testing.T) {
 	assert.Equal(t, 2, proxy.Injected(), "a 403 is not retried")
 	assert.Empty(t, listObjects(t, client, bucket, "p"))
 }
+
+// Without an emulator, the client needs credentials: a missing key file is
+// an error that says what to set.
+func TestNewClientFromEnvWithoutCredentials(t *testing.T) {
+	t.Setenv(gcspipes.EmulatorHostEnvVar, "")
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", t.TempDir()+"/missing.json")
+	client, err := gcspipes.NewClientFromEnv(context.Background())
+	if client != nil {
+		_ = client.Close()
+	}
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "gcspipes: create the storage client")
+	assert.Contains(t, err.Error(), "STORAGE_EMULATOR_HOST")
+	assert.Contains(t, err.Error(), "missing.json")
+}
