@@ -10,6 +10,10 @@
 # 3. Runs gofmt, go vet, the tests with the race detector, every benchmark
 #    once, and staticcheck.
 #
+# Progress: pip shows each package it collects; the tests show each package
+# and each end-to-end scenario as it finishes (internal/testprogress); every
+# step says how long it took.
+#
 # Environment: PYTHON (default python3) is the interpreter that creates the
 # venv; GO_TEST_FLAGS adds flags to `go test` (e.g. GO_TEST_FLAGS='-run TestLogs');
 # STATICCHECK=0 skips staticcheck.
@@ -24,7 +28,52 @@ requirements="$root/requirements-e2e.txt"
 constraints="$root/constraints-e2e.txt"
 marker="$venv/.requirements-e2e.sha256"
 
-step() { printf '\n==> %s\n' "$*"; }
+# step TITLE starts a step: it prints the title, and how long the previous
+# step took. On exit, the last step's time and the total are printed, with
+# the step that failed if one did.
+step_title=
+step_start=$SECONDS
+elapsed() {
+  local s=$((SECONDS - $1))
+  if [ "$s" -ge 60 ]; then printf '%dm%02ds' $((s / 60)) $((s % 60)); else printf '%ds' "$s"; fi
+}
+step() {
+  if [ -n "$step_title" ]; then printf '    %s: %s\n' "$step_title" "$(elapsed "$step_start")"; fi
+  step_title="$*"
+  step_start=$SECONDS
+  printf '\n==> %s\n' "$*"
+}
+on_exit() {
+  local status=$?
+  if [ "$status" -ne 0 ] && [ -n "$step_title" ]; then
+    printf '\n==> FAILED: %s (exit status %d, after %s)\n' "$step_title" "$status" "$(elapsed "$step_start")" >&2
+  fi
+  printf '    total: %s\n' "$(elapsed 0)"
+  [ -z "${tmp:-}" ] || rm -rf "$tmp"
+}
+trap on_exit EXIT
+tmp=$(mktemp -d)
+
+# pip_install ARGS...: pip install, showing one line per package it collects,
+# numbered against the pins of constraints-e2e.txt ("[ 12/173] dagster==…"),
+# the large downloads, and pip's closing line, instead of pip's several lines
+# and progress bars per package. pip's errors (stderr) pass through.
+pip_install() {
+  PYTHONUNBUFFERED=1 "$venv_python" -m pip install --disable-pip-version-check --progress-bar off "$@" |
+    awk -v total="$(grep -c '^[A-Za-z0-9]' "$constraints")" '
+      /^Collecting / {
+        n++; sub(/^Collecting /, ""); sub(/ \(from .*\)$/, "")
+        if (n + have <= total) printf "    [%3d/%d] %s\n", n + have, total, $0
+        else printf "    [%3d] %s\n", n + have, $0
+        fflush(); next
+      }
+      /^Requirement already satisfied: / { have++; next }
+      /^ +Downloading .*\([0-9.]+ MB\)$/ { sub(/^ +/, ""); printf "              %s\n", $0; fflush(); next }
+      /^Installing collected packages:/ { printf "    installing %d packages (pip is silent until done)\n", n; fflush(); next }
+      /^Successfully installed / { printf "    installed %d packages\n", NF - 2; fflush(); next }
+      /^ / { next }
+      { print; fflush() }'
+}
 
 # --- Python venv -------------------------------------------------------------
 if [ -x "$venv/bin/python" ]; then
@@ -44,8 +93,8 @@ fi
 want_hash=$( { cat "$requirements" "$constraints"; "$venv_python" --version 2>&1; } | "$venv_python" -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')
 if [ ! -f "$marker" ] || [ "$(cat "$marker")" != "$want_hash" ]; then
   step "installing requirements-e2e.txt into .venv"
-  "$venv_python" -m pip install --disable-pip-version-check --quiet --upgrade pip
-  "$venv_python" -m pip install --disable-pip-version-check --quiet -r "$requirements" -c "$constraints"
+  pip_install --upgrade pip
+  pip_install -r "$requirements" -c "$constraints"
   echo "$want_hash" >"$marker"
 else
   step "reusing .venv (requirements unchanged)"
@@ -74,8 +123,12 @@ go vet "$all"
 
 step "go test -race (every module of go.work)"
 # -p 2: the machine that runs CI has two cores, and the e2e tests start Dagster.
+# -json through internal/testprogress: each package's go test line as it
+# finishes, each test of a second or more (the end-to-end scenarios) as it
+# ends, the output of every failure, and gotestsum's DONE line at the end.
+go build -o "$tmp/testprogress" ./internal/testprogress
 # shellcheck disable=SC2086
-go test -race -count=1 -p 2 ${GO_TEST_FLAGS:-} "$all"
+go test -json -race -count=1 -p 2 ${GO_TEST_FLAGS:-} "$all" | "$tmp/testprogress"
 
 step "benchmarks (one iteration each)"
 go test -run '^$' -bench . -benchtime 1x "$all"
