@@ -28,39 +28,35 @@ requirements="$root/requirements-e2e.txt"
 constraints="$root/constraints-e2e.txt"
 marker="$venv/.requirements-e2e.sha256"
 
-# step TITLE starts a step: it prints the title, and how long the previous
-# step took. On exit, the last step's time and the total are printed, with
-# the step that failed if one did.
+# step TITLE starts a step: it prints how long the previous step took (and
+# the total so far), then the title. A failing command stops the script
+# (set -e) under the title of its step.
 step_title=
 step_start=$SECONDS
 elapsed() {
-  local s=$((SECONDS - $1))
+  local s=$(($2 - $1))
   if [ "$s" -ge 60 ]; then printf '%dm%02ds' $((s / 60)) $((s % 60)); else printf '%ds' "$s"; fi
 }
 step() {
-  if [ -n "$step_title" ]; then printf '    %s: %s\n' "$step_title" "$(elapsed "$step_start")"; fi
+  local now=$SECONDS
+  if [ -n "$step_title" ]; then
+    printf '    %s: %s (total %s)\n' "$step_title" "$(elapsed "$step_start" "$now")" "$(elapsed 0 "$now")"
+  fi
   step_title="$*"
-  step_start=$SECONDS
+  step_start=$now
   printf '\n==> %s\n' "$*"
 }
-on_exit() {
-  local status=$?
-  if [ "$status" -ne 0 ] && [ -n "$step_title" ]; then
-    printf '\n==> FAILED: %s (exit status %d, after %s)\n' "$step_title" "$status" "$(elapsed "$step_start")" >&2
-  fi
-  printf '    total: %s\n' "$(elapsed 0)"
-  [ -z "${tmp:-}" ] || rm -rf "$tmp"
-}
-trap on_exit EXIT
-tmp=$(mktemp -d)
 
-# pip_install ARGS...: pip install, showing one line per package it collects,
-# numbered against the pins of constraints-e2e.txt ("[ 12/173] dagster==…"),
-# the large downloads, and pip's closing line, instead of pip's several lines
-# and progress bars per package. pip's errors (stderr) pass through.
+# pip_install TOTAL ARGS...: pip install ARGS, showing one line per package
+# it collects, numbered against TOTAL (0: not numbered against a total; the
+# pins of a constraints file are a good one): "[ 12/173] dagster==1.13.27";
+# then the large downloads and pip's closing line, instead of pip's several
+# lines and progress bars per package. pip's errors (stderr) pass through.
 pip_install() {
+  local total=$1
+  shift
   PYTHONUNBUFFERED=1 "$venv_python" -m pip install --disable-pip-version-check --progress-bar off "$@" |
-    awk -v total="$(grep -c '^[A-Za-z0-9]' "$constraints")" '
+    awk -v total="$total" '
       /^Collecting / {
         n++; sub(/^Collecting /, ""); sub(/ \(from .*\)$/, "")
         if (n + have <= total) printf "    [%3d/%d] %s\n", n + have, total, $0
@@ -93,8 +89,8 @@ fi
 want_hash=$( { cat "$requirements" "$constraints"; "$venv_python" --version 2>&1; } | "$venv_python" -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')
 if [ ! -f "$marker" ] || [ "$(cat "$marker")" != "$want_hash" ]; then
   step "installing requirements-e2e.txt into .venv"
-  pip_install --upgrade pip
-  pip_install -r "$requirements" -c "$constraints"
+  pip_install 0 --upgrade pip
+  pip_install "$(grep -c '^[A-Za-z0-9]' "$constraints")" -r "$requirements" -c "$constraints"
   echo "$want_hash" >"$marker"
 else
   step "reusing .venv (requirements unchanged)"
@@ -126,9 +122,8 @@ step "go test -race (every module of go.work)"
 # -json through internal/testprogress: each package's go test line as it
 # finishes, each test of a second or more (the end-to-end scenarios) as it
 # ends, the output of every failure, and gotestsum's DONE line at the end.
-go build -o "$tmp/testprogress" ./internal/testprogress
 # shellcheck disable=SC2086
-go test -json -race -count=1 -p 2 ${GO_TEST_FLAGS:-} "$all" | "$tmp/testprogress"
+go test -json -race -count=1 -p 2 ${GO_TEST_FLAGS:-} "$all" | go run ./internal/testprogress
 
 step "benchmarks (one iteration each)"
 go test -run '^$' -bench . -benchtime 1x "$all"
