@@ -59,14 +59,15 @@ pip_install() {
     awk -v total="$total" '
       /^Collecting / {
         n++; sub(/^Collecting /, ""); sub(/ \(from .*\)$/, "")
-        if (n + have <= total) printf "    [%3d/%d] %s\n", n + have, total, $0
+        if (total == 0) printf "    %s\n", $0
+        else if (n + have <= total) printf "    [%3d/%d] %s\n", n + have, total, $0
         else printf "    [%3d] %s\n", n + have, $0
         fflush(); next
       }
       /^Requirement already satisfied: / { have++; next }
       /^ +Downloading .*\([0-9.]+ MB\)$/ { sub(/^ +/, ""); printf "              %s\n", $0; fflush(); next }
-      /^Installing collected packages:/ { printf "    installing %d packages (pip is silent until done)\n", n; fflush(); next }
-      /^Successfully installed / { printf "    installed %d packages\n", NF - 2; fflush(); next }
+      /^Installing collected packages:/ { printf "    installing %d package%s (pip is silent until done)\n", n, n == 1 ? "" : "s"; fflush(); next }
+      /^Successfully installed / { printf "    installed %d package%s\n", NF - 2, NF == 3 ? "" : "s"; fflush(); next }
       /^ / { next }
       { print; fflush() }'
 }
