@@ -1,35 +1,36 @@
 package pipes_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/dagster-pipes-go/pipes"
 )
 
-// exampleBootstrap plays Dagster's part for the examples: it injects the
-// context inline and asks for messages on stdout, so that they show below.
-func exampleBootstrap(assetKeys ...string) pipes.Option {
-	keys := make([]any, len(assetKeys))
-	for i, k := range assetKeys {
-		keys[i] = k
-	}
-	ctxParam, _ := pipes.EncodeParam(map[string]any{"data": map[string]any{
-		"asset_keys": keys, "run_id": "0b1f", "job_name": "daily", "retry_number": 0,
-		"extras": map[string]any{"limit": 100},
-	}})
-	msgParam, _ := pipes.EncodeParam(map[string]any{"stdio": "stdout"})
-	pipes.Set(nil) // each example starts a fresh process Context
-	return pipes.WithParamsLoader(pipes.MappingParamsLoader{Mapping: map[string]string{
-		pipes.ContextEnvVar:  ctxParam,
-		pipes.MessagesEnvVar: msgParam,
-	}})
-}
+// Each example plays Dagster's part in its first lines: Dagster hands a
+// program two encoded bootstrap values, the context (here inline, as
+// PipesEnvContextInjector does) and where to write messages (here stdout,
+// so that they show in the output). In production they arrive in the
+// environment, where Run and Open look by default; the examples pass them in
+// a map with MappingParamsLoader instead.
 
 func ExampleRun() {
+	// Dagster's part.
+	contextParam, _ := pipes.EncodeParam(map[string]any{"data": map[string]any{
+		"asset_keys": []string{"orders"}, "extras": map[string]any{"limit": 100},
+	}})
+	messagesParam, _ := pipes.EncodeParam(map[string]any{"stdio": "stdout"})
+	bootstrap := pipes.WithParamsLoader(pipes.MappingParamsLoader{Mapping: map[string]string{
+		pipes.ContextEnvVar: contextParam, pipes.MessagesEnvVar: messagesParam,
+	}})
+	pipes.Set(nil) // the examples share one process: start without a stored Context
+
+	// The program: in main, pipes.Run(ctx, job) with no options.
 	err := pipes.Run(context.Background(), func(ctx context.Context, p *pipes.Context) error {
 		var limit int
 		if err := p.DecodeExtra("limit", &limit); err != nil {
@@ -39,8 +40,9 @@ func ExampleRun() {
 		return p.ReportAssetMaterialization(pipes.Materialization{
 			Metadata: pipes.Metadata{"rows": limit},
 		})
-	}, exampleBootstrap("orders"))
+	}, bootstrap)
 	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1) // Dagster marks the step failed
 	}
 	// Output:
@@ -51,8 +53,18 @@ func ExampleRun() {
 }
 
 func ExampleOpen() {
-	ctx := context.Background()
-	p, err := pipes.Open(ctx, exampleBootstrap("orders"))
+	// Dagster's part.
+	contextParam, _ := pipes.EncodeParam(map[string]any{"data": map[string]any{
+		"asset_keys": []string{"orders"}, "run_id": "0b1f",
+	}})
+	messagesParam, _ := pipes.EncodeParam(map[string]any{"stdio": "stdout"})
+	bootstrap := pipes.WithParamsLoader(pipes.MappingParamsLoader{Mapping: map[string]string{
+		pipes.ContextEnvVar: contextParam, pipes.MessagesEnvVar: messagesParam,
+	}})
+	pipes.Set(nil) // the examples share one process: start without a stored Context
+
+	// The program: in main, pipes.Open(ctx) with no options.
+	p, err := pipes.Open(context.Background(), bootstrap)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -67,7 +79,14 @@ func ExampleOpen() {
 }
 
 func ExampleContext_ReportAssetMaterialization() {
-	p, _ := pipes.Open(context.Background(), exampleBootstrap("raw/orders"))
+	// Dagster's part.
+	contextParam, _ := pipes.EncodeParam(map[string]any{"data": map[string]any{"asset_keys": []string{"raw/orders"}}})
+	messagesParam, _ := pipes.EncodeParam(map[string]any{"stdio": "stdout"})
+	bootstrap := pipes.WithParamsLoader(pipes.MappingParamsLoader{Mapping: map[string]string{
+		pipes.ContextEnvVar: contextParam, pipes.MessagesEnvVar: messagesParam,
+	}})
+
+	p, _ := pipes.New(context.Background(), bootstrap)
 	defer p.Close()
 	err := p.ReportAssetMaterialization(pipes.Materialization{
 		DataVersion: "2024-06-01",
@@ -91,7 +110,14 @@ func ExampleContext_ReportAssetMaterialization() {
 }
 
 func ExampleContext_ReportAssetCheck() {
-	p, _ := pipes.Open(context.Background(), exampleBootstrap("orders"))
+	// Dagster's part.
+	contextParam, _ := pipes.EncodeParam(map[string]any{"data": map[string]any{"asset_keys": []string{"orders"}}})
+	messagesParam, _ := pipes.EncodeParam(map[string]any{"stdio": "stdout"})
+	bootstrap := pipes.WithParamsLoader(pipes.MappingParamsLoader{Mapping: map[string]string{
+		pipes.ContextEnvVar: contextParam, pipes.MessagesEnvVar: messagesParam,
+	}})
+
+	p, _ := pipes.New(context.Background(), bootstrap)
 	defer p.Close()
 	nulls := 3
 	_ = p.ReportAssetCheck(pipes.AssetCheck{
@@ -107,7 +133,14 @@ func ExampleContext_ReportAssetCheck() {
 }
 
 func ExampleContext_ReportCustomMessage() {
-	p, _ := pipes.Open(context.Background(), exampleBootstrap())
+	// Dagster's part.
+	contextParam, _ := pipes.EncodeParam(map[string]any{"data": map[string]any{}})
+	messagesParam, _ := pipes.EncodeParam(map[string]any{"stdio": "stdout"})
+	bootstrap := pipes.WithParamsLoader(pipes.MappingParamsLoader{Mapping: map[string]string{
+		pipes.ContextEnvVar: contextParam, pipes.MessagesEnvVar: messagesParam,
+	}})
+
+	p, _ := pipes.New(context.Background(), bootstrap)
 	defer p.Close()
 	_ = p.ReportCustomMessage(map[string]any{"rows": 10, "ratio": 1.0, "tags": []string{"a"}})
 	// Output:
@@ -117,7 +150,14 @@ func ExampleContext_ReportCustomMessage() {
 }
 
 func ExampleContext_Log() {
-	p, _ := pipes.Open(context.Background(), exampleBootstrap())
+	// Dagster's part.
+	contextParam, _ := pipes.EncodeParam(map[string]any{"data": map[string]any{}})
+	messagesParam, _ := pipes.EncodeParam(map[string]any{"stdio": "stdout"})
+	bootstrap := pipes.WithParamsLoader(pipes.MappingParamsLoader{Mapping: map[string]string{
+		pipes.ContextEnvVar: contextParam, pipes.MessagesEnvVar: messagesParam,
+	}})
+
+	p, _ := pipes.New(context.Background(), bootstrap)
 	defer p.Close()
 	p.Log().Warn("slow source", "seconds", 12)
 	p.Log().Log(context.Background(), pipes.LevelCritical, "giving up")
@@ -125,6 +165,91 @@ func ExampleContext_Log() {
 	// {"__dagster_pipes_version":"0.1","method":"opened","params":{"extras":{}}}
 	// {"__dagster_pipes_version":"0.1","method":"log","params":{"message":"slow source seconds=12","level":"WARNING"}}
 	// {"__dagster_pipes_version":"0.1","method":"log","params":{"message":"giving up","level":"CRITICAL"}}
+	// {"__dagster_pipes_version":"0.1","method":"closed","params":{}}
+}
+
+// Dagster passes the bootstrap values as command-line arguments to some
+// launchers (Databricks Python-wheel and Spark tasks; any launcher can).
+func ExampleCLIArgsParamsLoader() {
+	// Dagster's part: the command line it would start the program with.
+	contextParam, _ := pipes.EncodeParam(map[string]any{"data": map[string]any{"asset_keys": []string{"orders"}}})
+	messagesParam, _ := pipes.EncodeParam(map[string]any{"stdio": "stdout"})
+	args := []string{"--date", "2024-06-01", "--dagster-pipes-context", contextParam, "--dagster-pipes-messages=" + messagesParam}
+
+	// The program: CLIArgsParamsLoader{} reads os.Args[1:].
+	p, err := pipes.New(context.Background(), pipes.WithParamsLoader(pipes.CLIArgsParamsLoader{Args: args}))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	defer p.Close()
+	key, _ := p.AssetKey()
+	fmt.Println("asset:", key)
+	// Output:
+	// {"__dagster_pipes_version":"0.1","method":"opened","params":{"extras":{}}}
+	// asset: orders
+	// {"__dagster_pipes_version":"0.1","method":"closed","params":{}}
+}
+
+// A Go AWS Lambda function launched by Dagster's PipesLambdaClient finds the
+// bootstrap values in its event, next to the event's own fields.
+func ExampleMappingParamsLoader() {
+	// Dagster's part: the event it would invoke the function with.
+	contextParam, _ := pipes.EncodeParam(map[string]any{"data": map[string]any{"asset_keys": []string{"orders"}}})
+	messagesParam, _ := pipes.EncodeParam(map[string]any{"stdio": "stdout"})
+	event := map[string]string{
+		"bucket":             "raw-orders",
+		pipes.ContextEnvVar:  contextParam,
+		pipes.MessagesEnvVar: messagesParam,
+	}
+
+	// The program: in the Lambda handler, with the event it was given.
+	p, err := pipes.New(context.Background(), pipes.WithParamsLoader(pipes.MappingParamsLoader{Mapping: event}))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer p.Close()
+	_ = p.ReportAssetMaterialization(pipes.Materialization{
+		Metadata: pipes.Metadata{"bucket": pipes.Text(event["bucket"])},
+	})
+	// Output:
+	// {"__dagster_pipes_version":"0.1","method":"opened","params":{"extras":{}}}
+	// {"__dagster_pipes_version":"0.1","method":"report_asset_materialization","params":{"asset_key":"orders","data_version":null,"metadata":{"bucket":{"raw_value":"raw-orders","type":"text"}}}}
+	// {"__dagster_pipes_version":"0.1","method":"closed","params":{}}
+}
+
+// When the message reader asks for it (include_stdio_in_messages, as
+// PipesS3MessageReader(include_stdio_in_messages=True) does), what the
+// program writes to its stdout and stderr also reaches Dagster, as
+// log_external_stream messages. Open, New and Run set it up for every
+// MessageWriter.
+func ExampleCaptureStdio() {
+	// Dagster's part: messages to a file, with stdout and stderr included.
+	dir, _ := os.MkdirTemp("", "pipes-example")
+	defer os.RemoveAll(dir)
+	messages := filepath.Join(dir, "messages")
+	contextParam, _ := pipes.EncodeParam(map[string]any{"data": map[string]any{}})
+	messagesParam, _ := pipes.EncodeParam(map[string]any{"path": messages, "include_stdio_in_messages": true})
+	bootstrap := pipes.WithParamsLoader(pipes.MappingParamsLoader{Mapping: map[string]string{
+		pipes.ContextEnvVar: contextParam, pipes.MessagesEnvVar: messagesParam,
+	}})
+
+	// The program writes to stderr as usual (a child process's output
+	// would be forwarded too).
+	p, _ := pipes.New(context.Background(), bootstrap)
+	fmt.Fprintln(os.Stderr, "loading 3 files")
+	_ = p.Close()
+
+	// What Dagster reads.
+	f, _ := os.Open(messages)
+	defer f.Close()
+	for sc := bufio.NewScanner(f); sc.Scan(); {
+		fmt.Println(sc.Text())
+	}
+	// Output:
+	// {"__dagster_pipes_version":"0.1","method":"opened","params":{"extras":{}}}
+	// {"__dagster_pipes_version":"0.1","method":"log_external_stream","params":{"stream":"stderr","text":"loading 3 files\n","extras":{}}}
 	// {"__dagster_pipes_version":"0.1","method":"closed","params":{}}
 }
 

@@ -18,7 +18,8 @@
 //			})
 //		})
 //		if err != nil {
-//			os.Exit(1)
+//			fmt.Fprintln(os.Stderr, err) // for whoever reads the program's output
+//			os.Exit(1)                   // Dagster has the error; this fails the step
 //		}
 //	}
 //

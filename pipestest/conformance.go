@@ -35,7 +35,24 @@ type ChannelHarness struct {
 // and a write after Close neither panics nor gets delivered after the
 // messages written before Close.
 //
-// newHarness is called once per subtest and must return a new channel.
+// newHarness is called once per subtest and must return a new channel. For
+// a channel that writes a file:
+//
+//	func TestFileChannel(t *testing.T) {
+//		pipestest.TestChannel(t, func(t *testing.T) pipestest.ChannelHarness {
+//			path := filepath.Join(t.TempDir(), "messages")
+//			ch, err := pipes.NewFileChannel(path) // your channel here
+//			if err != nil {
+//				t.Fatal(err)
+//			}
+//			return pipestest.ChannelHarness{
+//				Channel:  ch,
+//				ReadBack: func() ([]byte, error) { return os.ReadFile(path) },
+//			}
+//		})
+//	}
+//
+// (It takes a *testing.T, for its subtests, so it has no runnable example.)
 func TestChannel(t *testing.T, newHarness func(t *testing.T) ChannelHarness) {
 	t.Helper()
 	for _, c := range channelChecks {

@@ -2,9 +2,9 @@ package pipestest_test
 
 import (
 	"context"
+	"fmt"
 	"os"
-	"os/exec"
-	"testing"
+	"slices"
 
 	"github.com/dagster-pipes-go/pipes"
 	"github.com/dagster-pipes-go/pipes/pipestest"
@@ -22,77 +22,71 @@ func ordersJob(ctx context.Context, p *pipes.Context) error {
 	})
 }
 
-// A test of a job, as it sits in the job's _test.go file. (Examples get
-// no *testing.T, so this one is compiled but not run; the same test runs
-// in examples/quickstart.)
+// A test of a job, as it sits in the job's _test.go file. In a test, t is the
+// test's *testing.T and the checks are t.Errorf calls; this example prints
+// instead, with exampleT standing in for the *testing.T that examples do not
+// get.
 func ExampleRunJob() {
-	testOrders := func(t *testing.T) {
-		res := pipestest.RunJob(t, pipestest.Context{
-			AssetKeys: []string{"orders"},
-			Extras:    map[string]any{"limit": 3},
-		}, ordersJob)
-		if res.Err != nil {
-			t.Fatal(res.Err)
-		}
-		m, _ := res.Materialization("orders")
-		if rows, _ := m.Metadata["rows"].Int(); rows != 3 {
-			t.Errorf("rows = %d, want 3", rows)
-		}
-	}
-	_ = testOrders
+	t := &exampleT{}
+	defer t.cleanup()
+
+	res := pipestest.RunJob(t, pipestest.Context{
+		AssetKeys: []string{"orders"},
+		Extras:    map[string]any{"limit": 3},
+	}, ordersJob)
+	m, ok := res.Materialization("orders")
+	rows, _ := m.Metadata["rows"].Int()
+	fmt.Println("error:", res.Err)
+	fmt.Println("materialized:", ok, "rows:", rows)
+	fmt.Println("logs:", res.LogMessages("INFO"))
+	// Output:
+	// error: <nil>
+	// materialized: true rows: 3
+	// logs: [loading orders limit=3]
 }
 
-// Code that calls pipes.Open itself (a main, say) runs with Session.Run;
-// the session can pass the context in the bootstrap value and read the
-// messages from stdout, as a Kubernetes-style launcher would.
-func ExampleSession_Run() {
-	testMain := func(t *testing.T) {
-		s := pipestest.NewSession(t, pipestest.Context{PartitionKey: "2024-05-01"},
-			pipestest.InjectContextByEnv(), pipestest.MessagesToStdout())
-		res := s.Run(func() {
-			p, err := pipes.Open(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer p.Close()
-			key, _ := p.PartitionKey()
-			p.Log().Info("processing " + key)
-		})
-		if got := res.LogMessages("INFO"); len(got) != 1 || got[0] != "processing 2024-05-01" {
-			t.Errorf("logs = %q", got)
-		}
-	}
-	_ = testMain
+// exampleT is the part of *testing.T that pipestest uses (pipestest.TB), for
+// examples, which get no *testing.T: failures are printed, and a fatal one
+// panics.
+type exampleT struct {
+	cleanups []func()
 }
 
-// A compiled program (in any language) is tested with RunCommand, as
-// Dagster's PipesSubprocessClient would launch it.
-func ExampleSession_RunCommand() {
-	testBinary := func(t *testing.T) {
-		cmd := exec.Command("./bin/orders-job")
-		cmd.Stderr = os.Stderr
-		res := pipestest.NewSession(t, pipestest.Context{AssetKeys: []string{"orders"}}).RunCommand(cmd)
-		if res.Failed() {
-			t.Fatalf("job failed: %v %v", res.Err, res.Exception)
-		}
+func (*exampleT) Helper() {}
+
+func (*exampleT) Errorf(format string, args ...any) { fmt.Printf("error: "+format+"\n", args...) }
+
+func (*exampleT) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
+
+func (t *exampleT) TempDir() string {
+	dir, err := os.MkdirTemp("", "pipestest-example")
+	if err != nil {
+		t.Fatalf("%v", err)
 	}
-	_ = testBinary
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
 
-// A hand-written channel proves itself against the conformance checks.
-func ExampleTestChannel() {
-	testMyChannel := func(t *testing.T) {
-		pipestest.TestChannel(t, func(t *testing.T) pipestest.ChannelHarness {
-			path := t.TempDir() + "/messages"
-			ch, err := pipes.NewFileChannel(path) // your channel here
-			if err != nil {
-				t.Fatal(err)
-			}
-			return pipestest.ChannelHarness{
-				Channel:  ch,
-				ReadBack: func() ([]byte, error) { return os.ReadFile(path) },
-			}
-		})
+func (t *exampleT) Setenv(key, value string) {
+	old, had := os.LookupEnv(key)
+	os.Setenv(key, value)
+	t.Cleanup(func() {
+		if had {
+			os.Setenv(key, old)
+		} else {
+			os.Unsetenv(key)
+		}
+	})
+}
+
+func (t *exampleT) Cleanup(f func()) { t.cleanups = append(t.cleanups, f) }
+
+func (*exampleT) Context() context.Context { return context.Background() }
+
+// cleanup runs the cleanups in reverse order, as the testing package does
+// when a test ends.
+func (t *exampleT) cleanup() {
+	for _, f := range slices.Backward(t.cleanups) {
+		f()
 	}
-	_ = testMyChannel
 }

@@ -2,8 +2,13 @@ package s3pipes_test
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"log"
-	"time"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -13,91 +18,89 @@ import (
 )
 
 // A job launched by Dagster with PipesS3ContextInjector and
-// PipesS3MessageReader: both the context and the messages go through S3.
+// PipesS3MessageReader: both the context and the messages go through a
+// bucket. A few lines of net/http (newFakeS3, below) stand in for S3 here;
+// the examples print what reaches it.
 func Example() {
+	store := newFakeS3()
+	defer store.Close()
+	client := store.Client() // in a job: s3pipes.NewClientFromEnv(ctx)
 	ctx := context.Background()
-	client, err := s3pipes.NewClientFromEnv(ctx)
-	if err != nil {
-		log.Fatal(err)
-	}
-	err = pipes.Run(ctx, func(ctx context.Context, p *pipes.Context) error {
-		p.Log().Info("hello from Go")
+
+	// Dagster's part: the context object in the bucket, and the two
+	// bootstrap values (which a job finds in its environment).
+	_, _ = client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String("dagster"), Key: aws.String("run-1/context.json"),
+		Body: strings.NewReader(`{"asset_keys": ["orders"], "run_id": "run-1"}`),
+	})
+	contextParam, _ := pipes.EncodeParam(map[string]any{"bucket": "dagster", "key": "run-1/context.json"})
+	messagesParam, _ := pipes.EncodeParam(map[string]any{"bucket": "dagster", "key_prefix": "run-1/messages"})
+	bootstrap := pipes.WithParamsLoader(pipes.MappingParamsLoader{Mapping: map[string]string{
+		pipes.ContextEnvVar: contextParam, pipes.MessagesEnvVar: messagesParam,
+	}})
+
+	// The job.
+	err := pipes.Run(ctx, func(ctx context.Context, p *pipes.Context) error {
+		p.Log().Info("hello from Go", "run", p.RunID())
 		return p.ReportAssetMaterialization(pipes.Materialization{
 			Metadata: pipes.Metadata{"rows": pipes.Int(42)},
 		})
 	},
 		pipes.WithContextLoader(s3pipes.ContextLoader{Client: client}),
 		pipes.WithMessageWriter(s3pipes.MessageWriter{Client: client}),
+		bootstrap,
 	)
 	if err != nil {
 		log.Fatal(err)
 	}
+	// Output:
+	// PUT /dagster/run-1/context.json
+	// {"asset_keys": ["orders"], "run_id": "run-1"}
+	// PUT /dagster/run-1/messages/1.json
+	// {"__dagster_pipes_version":"0.1","method":"opened","params":{"extras":{}}}
+	// {"__dagster_pipes_version":"0.1","method":"log","params":{"message":"hello from Go run=run-1","level":"INFO"}}
+	// {"__dagster_pipes_version":"0.1","method":"report_asset_materialization","params":{"asset_key":"orders","data_version":null,"metadata":{"rows":{"raw_value":42,"type":"int"}}}}
+	// {"__dagster_pipes_version":"0.1","method":"closed","params":{}}
 }
 
-// Messages only through S3 (the context comes the default way, e.g. from
-// Dagster's temp file), uploaded every 2 seconds instead of 10.
-func ExampleMessageWriter() {
-	ctx := context.Background()
-	client, err := s3pipes.NewClientFromEnv(ctx)
-	if err != nil {
-		log.Fatal(err)
-	}
-	p, err := pipes.Open(ctx, pipes.WithMessageWriter(s3pipes.MessageWriter{
-		Client: client,
-		Options: pipes.BlobStoreOptions{
-			Interval: 2 * time.Second,
-			OnError:  func(err error, chunk int) { log.Printf("chunk %d not uploaded yet: %v", chunk, err) },
-		},
-	}))
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer func() {
-		// Close uploads the last chunk; it fails if messages could not be
-		// delivered.
-		if err := p.Close(); err != nil {
-			log.Fatal(err)
+// fakeS3 is an in-memory stand-in for an S3-compatible store (path-style
+// PUT and GET of objects) that prints every object put.
+type fakeS3 struct {
+	*httptest.Server
+	mu      sync.Mutex
+	objects map[string][]byte
+}
+
+func newFakeS3() *fakeS3 {
+	f := &fakeS3{objects: map[string][]byte{}}
+	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		switch r.Method {
+		case http.MethodPut:
+			body, _ := io.ReadAll(r.Body)
+			f.objects[r.URL.Path] = body
+			fmt.Printf("PUT %s\n%s\n", r.URL.Path, strings.TrimSuffix(string(body), "\n"))
+		case http.MethodGet:
+			body, ok := f.objects[r.URL.Path]
+			if !ok {
+				w.WriteHeader(http.StatusNotFound)
+				fmt.Fprint(w, "<Error><Code>NoSuchKey</Code></Error>")
+				return
+			}
+			_, _ = w.Write(body)
 		}
-	}()
-	_ = p.ReportCustomMessage(map[string]any{"progress": 1.0})
+	}))
+	return f
 }
 
-// A client built by hand: any endpoint, credentials or addressing style.
-func ExampleContextLoader() {
-	client := s3.New(s3.Options{
-		Region:       "eu-west-1",
-		BaseEndpoint: aws.String("https://minio.internal:9000"),
+// Client returns an S3 client for the fake: an endpoint, path-style
+// addressing, and no credentials (a real store needs them).
+func (f *fakeS3) Client() *s3.Client {
+	return s3.New(s3.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(f.URL),
 		UsePathStyle: true,
+		Credentials:  aws.AnonymousCredentials{},
 	})
-	data, err := s3pipes.ContextLoader{Client: client}.LoadContext(context.Background(),
-		pipes.Params{"bucket": "dagster", "key": "abc/context.json"})
-	if err != nil {
-		log.Fatal(err)
-	}
-	log.Println(data.RunID)
-}
-
-// Point the job at an S3-compatible store through the environment, as for
-// boto3: AWS_ENDPOINT_URL=http://127.0.0.1:9000 gives a path-style client.
-func ExampleNewClientFromEnv() {
-	client, err := s3pipes.NewClientFromEnv(context.Background(), func(o *s3.Options) {
-		o.RetryMaxAttempts = 5 // more patient than the SDK's default of 3
-	})
-	if err != nil {
-		log.Fatal(err)
-	}
-	_ = s3pipes.MessageWriter{Client: client}
-}
-
-// A channel on a fixed bucket and prefix, outside of Dagster's params.
-func ExampleNewChannel() {
-	client, err := s3pipes.NewClientFromEnv(context.Background())
-	if err != nil {
-		log.Fatal(err)
-	}
-	ch := s3pipes.NewChannel(client, "my-bucket", "runs/42", pipes.BlobStoreOptions{})
-	_ = ch.WriteMessage(pipes.Message{Method: pipes.MethodLog, Params: []byte(`{"message":"hi","level":"INFO"}`)})
-	if err := ch.Close(); err != nil { // uploads runs/42/1.json
-		log.Fatal(err)
-	}
 }

@@ -10,6 +10,10 @@
 # 3. Runs gofmt, go vet, the tests with the race detector, every benchmark
 #    once, and staticcheck.
 #
+# Progress: pip shows each package it collects; the tests show each package
+# and each end-to-end scenario as it finishes (internal/testprogress); every
+# step says how long it took.
+#
 # Environment: PYTHON (default python3) is the interpreter that creates the
 # venv; GO_TEST_FLAGS adds flags to `go test` (e.g. GO_TEST_FLAGS='-run TestLogs');
 # STATICCHECK=0 skips staticcheck.
@@ -24,7 +28,49 @@ requirements="$root/requirements-e2e.txt"
 constraints="$root/constraints-e2e.txt"
 marker="$venv/.requirements-e2e.sha256"
 
-step() { printf '\n==> %s\n' "$*"; }
+# step TITLE starts a step: it prints how long the previous step took (and
+# the total so far), then the title. A failing command stops the script
+# (set -e) under the title of its step.
+step_title=
+step_start=$SECONDS
+elapsed() {
+  local s=$(($2 - $1))
+  if [ "$s" -ge 60 ]; then printf '%dm%02ds' $((s / 60)) $((s % 60)); else printf '%ds' "$s"; fi
+}
+step() {
+  local now=$SECONDS
+  if [ -n "$step_title" ]; then
+    printf '    %s: %s (total %s)\n' "$step_title" "$(elapsed "$step_start" "$now")" "$(elapsed 0 "$now")"
+  fi
+  step_title="$*"
+  step_start=$now
+  printf '\n==> %s\n' "$*"
+}
+
+# pip_install TOTAL ARGS...: pip install ARGS, showing one line per package
+# it collects, numbered against TOTAL (0: not numbered against a total; the
+# pins of a constraints file are a good one): "[ 12/173] dagster==1.13.27";
+# then the large downloads and pip's closing line, instead of pip's several
+# lines and progress bars per package. pip's errors (stderr) pass through.
+pip_install() {
+  local total=$1
+  shift
+  PYTHONUNBUFFERED=1 "$venv_python" -m pip install --disable-pip-version-check --progress-bar off "$@" |
+    awk -v total="$total" '
+      /^Collecting / {
+        n++; sub(/^Collecting /, ""); sub(/ \(from .*\)$/, "")
+        if (total == 0) printf "    %s\n", $0
+        else if (n + have <= total) printf "    [%3d/%d] %s\n", n + have, total, $0
+        else printf "    [%3d] %s\n", n + have, $0
+        fflush(); next
+      }
+      /^Requirement already satisfied: / { have++; next }
+      /^ +Downloading .*\([0-9.]+ MB\)$/ { sub(/^ +/, ""); printf "              %s\n", $0; fflush(); next }
+      /^Installing collected packages:/ { printf "    installing %d package%s (pip is silent until done)\n", n, n == 1 ? "" : "s"; fflush(); next }
+      /^Successfully installed / { printf "    installed %d package%s\n", NF - 2, NF == 3 ? "" : "s"; fflush(); next }
+      /^ / { next }
+      { print; fflush() }'
+}
 
 # --- Python venv -------------------------------------------------------------
 if [ -x "$venv/bin/python" ]; then
@@ -44,8 +90,8 @@ fi
 want_hash=$( { cat "$requirements" "$constraints"; "$venv_python" --version 2>&1; } | "$venv_python" -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')
 if [ ! -f "$marker" ] || [ "$(cat "$marker")" != "$want_hash" ]; then
   step "installing requirements-e2e.txt into .venv"
-  "$venv_python" -m pip install --disable-pip-version-check --quiet --upgrade pip
-  "$venv_python" -m pip install --disable-pip-version-check --quiet -r "$requirements" -c "$constraints"
+  pip_install 0 --upgrade pip
+  pip_install "$(grep -c '^[A-Za-z0-9]' "$constraints")" -r "$requirements" -c "$constraints"
   echo "$want_hash" >"$marker"
 else
   step "reusing .venv (requirements unchanged)"
@@ -74,8 +120,11 @@ go vet "$all"
 
 step "go test -race (every module of go.work)"
 # -p 2: the machine that runs CI has two cores, and the e2e tests start Dagster.
+# -json through internal/testprogress: each package's go test line as it
+# finishes, each test of a second or more (the end-to-end scenarios) as it
+# ends, the output of every failure, and gotestsum's DONE line at the end.
 # shellcheck disable=SC2086
-go test -race -count=1 -p 2 ${GO_TEST_FLAGS:-} "$all"
+go test -json -race -count=1 -p 2 ${GO_TEST_FLAGS:-} "$all" | go run ./internal/testprogress
 
 step "benchmarks (one iteration each)"
 go test -run '^$' -bench . -benchtime 1x "$all"

@@ -10,6 +10,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 
 	"github.com/dagster-pipes-go/pipes"
@@ -17,6 +18,9 @@ import (
 
 func main() {
 	if err := pipes.Run(context.Background(), job); err != nil {
+		// pipes.Run has sent the error to Dagster (the closed message); say
+		// it on stderr too, for whoever runs the program by hand.
+		fmt.Fprintln(os.Stderr, "checks:", err)
 		os.Exit(1)
 	}
 }

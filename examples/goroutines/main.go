@@ -15,6 +15,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"sync"
 	"time"
@@ -24,6 +25,9 @@ import (
 
 func main() {
 	if err := pipes.Run(context.Background(), job); err != nil {
+		// pipes.Run has sent the error to Dagster (the closed message); say
+		// it on stderr too, for whoever runs the program by hand.
+		fmt.Fprintln(os.Stderr, "goroutines:", err)
 		os.Exit(1)
 	}
 }

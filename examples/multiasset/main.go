@@ -18,6 +18,9 @@ import (
 
 func main() {
 	if err := pipes.Run(context.Background(), job); err != nil {
+		// pipes.Run has sent the error to Dagster (the closed message); say
+		// it on stderr too, for whoever runs the program by hand.
+		fmt.Fprintln(os.Stderr, "multiasset:", err)
 		os.Exit(1)
 	}
 }
@@ -39,7 +42,7 @@ func job(ctx context.Context, p *pipes.Context) error {
 	for _, key := range keys {
 		rows, ok := rowCounts[key]
 		if !ok {
-			return fmt.Errorf("multiasset: do not know how to build %q", key)
+			return fmt.Errorf("do not know how to build %q", key)
 		}
 		p.Log().Info("built asset", "asset", key, "rows", rows)
 		if err := p.ReportAssetMaterialization(pipes.Materialization{

@@ -11,6 +11,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 
 	"github.com/dagster-pipes-go/pipes"
@@ -18,6 +19,9 @@ import (
 
 func main() {
 	if err := pipes.Run(context.Background(), job); err != nil {
+		// pipes.Run has sent the error to Dagster (the closed message); say
+		// it on stderr too, for whoever runs the program by hand.
+		fmt.Fprintln(os.Stderr, "partitioned:", err)
 		os.Exit(1)
 	}
 }
@@ -47,4 +51,4 @@ func job(ctx context.Context, p *pipes.Context) error {
 	})
 }
 
-var errNotTimePartitioned = errors.New("partitioned: the asset must be time-partitioned")
+var errNotTimePartitioned = errors.New("the asset must be time-partitioned")

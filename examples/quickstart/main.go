@@ -26,6 +26,9 @@ const asset = "orders"
 
 func main() {
 	if err := pipes.Run(context.Background(), job); err != nil {
+		// pipes.Run has sent the error to Dagster (the closed message); say
+		// it on stderr too, for whoever runs the program by hand.
+		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
 	}
 }

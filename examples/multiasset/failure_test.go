@@ -1,0 +1,18 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/dagster-pipes-go/pipes/examples/internal/exampletest"
+	"github.com/dagster-pipes-go/pipes/pipestest"
+)
+
+func TestMain(m *testing.M) { exampletest.Main(m, main) }
+
+// Launched for an asset it does not build, the program says why it fails on
+// stderr, not only in the closed message.
+func TestMainExplainsUnknownAsset(t *testing.T) {
+	res := pipestest.NewSession(t, pipestest.Context{AssetKeys: []string{"customers", "wrong"}}).
+		RunCommand(exampletest.Command())
+	exampletest.ExplainsFailure(t, "multiasset", res, `do not know how to build "wrong"`)
+}
