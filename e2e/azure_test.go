@@ -215,6 +215,47 @@ func TestAzure(t *testing.T) {
 		})
 	}
 
+	// examples/azure: its own definitions.py, unchanged, on the same
+	// emulator.
+	t.Run("example", func(t *testing.T) {
+		container := fmt.Sprintf("e2e-examples-azure-%d", azureContainerSeq.Add(1))
+		_, err := az.client.CreateContainer(context.Background(), container, nil)
+		require.NoError(t, err)
+		env := map[string]string{"PIPES_AZURE_CONTAINER": container, "PIPES_AZURE_INTERVAL": "1"}
+		for _, kv := range az.srv.Env() {
+			k, v, _ := strings.Cut(kv, "=")
+			env[k] = v
+		}
+		res := runExample(t, "azure", "PIPES_AZURE_JOB", exampleRun{Env: env})
+		requireSucceeded(t, res)
+		assert.Equal(t, []LogRecord{
+			{"INFO", "starting run_id=" + res.RunID},
+			{"INFO", "rows computed rows=5000"},
+		}, res.UserLogs())
+		mats := res.Materialized("go_azure_rows")
+		require.Len(t, mats, 1, "materializations: %+v", res.Materializations)
+		md := mats[0].Metadata
+		assert.Equal(t, map[string]string{
+			"rows": "IntMetadataValue", "total": "IntMetadataValue",
+			"duration": "FloatMetadataValue", "storage": "TextMetadataValue",
+		}, metadataTypes(md))
+		assert.Equal(t, json.Number("5000"), md["rows"].Value, "extras={'rows': 5000} reached the job")
+		assert.Equal(t, json.Number("14995"), md["total"].Value)
+		assert.Equal(t, "azure", md["storage"].Value)
+
+		// The messages went through the container: the job's chunks are
+		// there, the context Dagster put there is gone after the session.
+		blobs := azureBlobs(t, az.client, container)
+		chunks := 0
+		for _, b := range blobs {
+			if chunkKeyRE.MatchString(b) {
+				chunks++
+			}
+			assert.NotContains(t, b, "context.json")
+		}
+		assert.GreaterOrEqual(t, chunks, 1, "message chunks in the container: %q", blobs)
+	})
+
 	// A failing job: the closed message, uploaded with the exception,
 	// reaches Dagster, which records the exception, and the step fails
 	// because the process exited with status 1.
