@@ -114,18 +114,23 @@ func (w MessageWriter) Open(_ context.Context, params pipes.Params) (pipes.Messa
 }
 
 // NewChannel returns a channel that uploads the messages written to it as
-// the blobs [pipes.ChunkKey](keyPrefix, n) in container, n = 1, 2, 3, … It
+// the blobs [ChunkKey](keyPrefix, n) in container, n = 1, 2, 3, … It
 // is the reference's PipesAzureBlobStorageMessageWriterChannel, for a job
 // that does not take its container and prefix from Dagster's params.
 func NewChannel(client Client, container, keyPrefix string, opts pipes.BlobStoreOptions) *pipes.BlobStoreChannel {
 	return pipes.NewBlobStoreChannel(func(ctx context.Context, chunk []byte, index int) error {
-		name := pipes.ChunkKey(keyPrefix, index)
+		name := ChunkKey(keyPrefix, index)
 		if _, err := client.UploadBuffer(ctx, container, name, chunk, nil); err != nil {
 			return fmt.Errorf("azurepipes: upload to %s: %w", location(container, name), err)
 		}
 		return nil
 	}, opts)
 }
+
+// ChunkKey returns the name of message chunk index:
+// "<keyPrefix>/<index>.json", or "<index>.json" when keyPrefix is empty
+// (see [pipes.ChunkKey]).
+func ChunkKey(keyPrefix string, index int) string { return pipes.ChunkKey(keyPrefix, index) }
 
 // ContextLoader is a [pipes.ContextLoader] that reads the context data from
 // the blob named by the context params of Dagster's
@@ -199,8 +204,8 @@ const developmentStorage = "DefaultEndpointsProtocol=http;AccountName=devstoreac
 // "UseDevelopmentStorage=true" stands for Azurite's development account on
 // 127.0.0.1:10000, as in the Python SDK. opts may be nil.
 func NewClientFromConnectionString(connectionString string, opts *azblob.ClientOptions) (*azblob.Client, error) {
-	cs := strings.TrimSpace(connectionString)
-	if strings.EqualFold(strings.TrimRight(cs, ";"), "UseDevelopmentStorage=true") {
+	cs := normalizeConnectionString(connectionString)
+	if strings.EqualFold(cs, "UseDevelopmentStorage=true") {
 		cs = developmentStorage
 	}
 	client, err := azblob.NewClientFromConnectionString(cs, opts)
@@ -209,6 +214,38 @@ func NewClientFromConnectionString(connectionString string, opts *azblob.ClientO
 		return nil, fmt.Errorf("azurepipes: bad storage connection string (want e.g. \"DefaultEndpointsProtocol=https;AccountName=…;AccountKey=…\" or one with BlobEndpoint=… and SharedAccessSignature=…): %w", err)
 	}
 	return client, nil
+}
+
+// connectionStringKeys are the keys of a connection string in the casing
+// the Go SDK expects; the Python SDK, which Dagster's side uses, takes any.
+var connectionStringKeys = []string{
+	"DefaultEndpointsProtocol", "AccountName", "AccountKey", "BlobEndpoint",
+	"EndpointSuffix", "SharedAccessSignature", "UseDevelopmentStorage",
+}
+
+// normalizeConnectionString accepts what the Python SDK accepts, so that a
+// job and Dagster can share one string: blanks around the parts, empty
+// parts, and keys in any case.
+func normalizeConnectionString(cs string) string {
+	var parts []string
+	for _, part := range strings.Split(cs, ";") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		key, value, ok := strings.Cut(part, "=")
+		if ok {
+			key = strings.TrimSpace(key)
+			for _, k := range connectionStringKeys {
+				if strings.EqualFold(key, k) {
+					key = k
+				}
+			}
+			part = key + "=" + strings.TrimSpace(value)
+		}
+		parts = append(parts, part)
+	}
+	return strings.Join(parts, ";")
 }
 
 // NewClientWithDefaultCredential returns a client for the blob service at

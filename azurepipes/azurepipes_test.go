@@ -37,11 +37,7 @@ type sharedRun struct{ m *testing.M }
 func (r sharedRun) Run() int { return azurite.RunTests(r.m) }
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(sharedRun{m},
-		// Idle keep-alive connections of the SDK's shared transport.
-		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
-		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
-		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"))
+	goleak.VerifyTestMain(sharedRun{m})
 }
 
 var containerSeq atomic.Int64
@@ -160,6 +156,12 @@ func putBlob(t *testing.T, client *azblob.Client, container, name, body string) 
 	t.Helper()
 	_, err := client.UploadBuffer(context.Background(), container, name, []byte(body), nil)
 	require.NoError(t, err)
+}
+
+func TestChunkKey(t *testing.T) {
+	assert.Equal(t, "abc/1.json", azurepipes.ChunkKey("abc", 1))
+	assert.Equal(t, "a/b/12.json", azurepipes.ChunkKey("a/b", 12))
+	assert.Equal(t, "3.json", azurepipes.ChunkKey("", 3))
 }
 
 func TestMessageWriterConformance(t *testing.T) {
@@ -559,6 +561,17 @@ func TestNewClientFromConnectionString(t *testing.T) {
 		require.NoError(t, err, s)
 		assert.Equal(t, "http://127.0.0.1:10000/devstoreaccount1/", dev.URL())
 	}
+
+	// As in the Python SDK: keys in any case, blanks and empty parts.
+	loose := " defaultendpointsprotocol=http ; ACCOUNTNAME=" + azurite.AccountName + ";;accountkey=" + azurite.AccountKey +
+		"; blobendpoint = " + srv.Endpoint + " ;"
+	c, err = azurepipes.NewClientFromConnectionString(loose, nil)
+	require.NoError(t, err)
+	assert.Equal(t, srv.Endpoint+"/", c.URL())
+	ch = azurepipes.NewChannel(c, container, "loose", noTicks)
+	require.NoError(t, ch.WriteMessage(msg(pipes.MethodClosed, `{}`)))
+	require.NoError(t, ch.Close())
+	assert.Equal(t, wire(pipes.MethodClosed, `{}`), getBlob(t, client, container, "loose/1.json"))
 
 	// A bad string is refused without repeating the secret it holds.
 	_, err = azurepipes.NewClientFromConnectionString("AccountName=acct;SecretPart", nil)
