@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/dagster-pipes-go/pipes/azurepipes"
 	"github.com/dagster-pipes-go/pipes/internal/azurite"
+	"github.com/dagster-pipes-go/pipes/internal/faultproxy"
 )
 
 // The Azure Blob Storage tests: Dagster's PipesAzureBlobStorageContextInjector
@@ -254,6 +256,26 @@ func TestAzure(t *testing.T) {
 			assert.NotContains(t, b, "context.json")
 		}
 		assert.GreaterOrEqual(t, chunks, 1, "message chunks in the container: %q", blobs)
+	})
+
+	// Throttling mid-run: the job reaches Azurite through a proxy that
+	// answers 503 ServerBusy (Azure's throttling) to six uploads after the
+	// first chunk, more than the SDK's retries absorb; Dagster's side reads
+	// Azurite directly. Dagster still records every message, in order.
+	t.Run("throttled-mid-run", func(t *testing.T) {
+		proxy := faultproxy.New(t, strings.TrimSuffix(az.srv.Endpoint, "/"+azurite.AccountName))
+		proxy.Inject(faultproxy.Rule{
+			Match: func(r *http.Request) bool {
+				return r.Method == http.MethodPut && !strings.HasSuffix(r.URL.Path, "/1.json")
+			},
+			Status: http.StatusServiceUnavailable, Code: "ServerBusy", Times: 6,
+		})
+		sc := az.scenario(t, "azure", "azure", "-retry-delay=50ms")
+		sc.Env["PIPES_E2E_AZURE_DAGSTER_CONNECTION_STRING"] = sc.Env["AZURE_STORAGE_CONNECTION_STRING"]
+		sc.Env["AZURE_STORAGE_CONNECTION_STRING"] = azurite.ConnectionString(proxy.URL + "/" + azurite.AccountName)
+		res := runScenario(t, sc)
+		requireStoreReport(t, res, "azure")
+		assert.Equal(t, 6, proxy.Injected(), "requests: %+v", proxy.Requests())
 	})
 
 	// A failing job: the closed message, uploaded with the exception,

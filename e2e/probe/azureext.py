@@ -13,7 +13,8 @@ probe.py hands a request here when its injector or its reader starts with "azure
       "AZURE_STORAGE_CONNECTION_STRING": "...;BlobEndpoint=http://127.0.0.1:<port>/devstoreaccount1;",
       "PIPES_E2E_AZURE_CONTAINER": "<container>",      # must exist
       "PIPES_E2E_AZURE_INTERVAL": "1",                 # reader poll interval, seconds (default 1)
-    }
+      "PIPES_E2E_AZURE_DAGSTER_CONNECTION_STRING": "...",  # optional: Dagster's side uses this one
+    }                                                       # (the job's goes through a fault proxy)
 
 The same env reaches the launched program (PipesSubprocessClient adds it to its environment), so
 the Go job's client finds the same emulator. Azurite runs with --skipApiVersionCheck: this
@@ -34,7 +35,10 @@ def run_external(context, req, probe):
     env = req.get("env") or {}
     container = env["PIPES_E2E_AZURE_CONTAINER"]
     interval = float(env.get("PIPES_E2E_AZURE_INTERVAL", "1"))
-    client = BlobServiceClient.from_connection_string(env["AZURE_STORAGE_CONNECTION_STRING"])
+    client = BlobServiceClient.from_connection_string(
+        env.get("PIPES_E2E_AZURE_DAGSTER_CONNECTION_STRING")
+        or env["AZURE_STORAGE_CONNECTION_STRING"]
+    )
 
     kind = req.get("injector") or "tempfile"
     if kind == "azure":

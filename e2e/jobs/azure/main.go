@@ -9,6 +9,8 @@
 //	-context  azure (azurepipes.ContextLoader) or default (file or env params)
 //	-messages azure (azurepipes.MessageWriter) or default (temp-file messages)
 //	-upload-interval  how often the Azure writer uploads a chunk
+//	-retry-delay      the SDK's first retry delay (0: the SDK's default), so
+//	                  that a test of failed uploads does not wait long
 //
 // The argument is the mode:
 //
@@ -33,6 +35,10 @@ import (
 	"os/exec"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
+
 	"github.com/dagster-pipes-go/pipes"
 	"github.com/dagster-pipes-go/pipes/azurepipes"
 )
@@ -41,13 +47,20 @@ func main() {
 	contextSide := flag.String("context", "azure", "context loader: azure or default")
 	messagesSide := flag.String("messages", "azure", "message writer: azure or default")
 	interval := flag.Duration("upload-interval", 200*time.Millisecond, "chunk upload interval")
+	retryDelay := flag.Duration("retry-delay", 0, "the SDK's first retry delay (0: its default)")
 	flag.Parse()
 	mode := "report"
 	if flag.NArg() > 0 {
 		mode = flag.Arg(0)
 	}
 
-	client, err := azurepipes.NewClientFromEnv(nil)
+	var clientOpts *azblob.ClientOptions
+	if *retryDelay > 0 {
+		clientOpts = &azblob.ClientOptions{ClientOptions: azcore.ClientOptions{
+			Retry: policy.RetryOptions{RetryDelay: *retryDelay, MaxRetryDelay: 4 * *retryDelay},
+		}}
+	}
+	client, err := azurepipes.NewClientFromEnv(clientOpts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "azure job:", err)
 		os.Exit(2)
