@@ -74,6 +74,16 @@ type Client interface {
 
 var _ Client = (*azblob.Client)(nil)
 
+// noClient reports whether c is missing: nil, or a nil *azblob.Client
+// (which would panic on first use, in the upload goroutine).
+func noClient(c Client) bool {
+	if c == nil {
+		return true
+	}
+	sdk, ok := c.(*azblob.Client)
+	return ok && sdk == nil
+}
+
 // ErrNoClient is returned by [MessageWriter.Open] and
 // [ContextLoader.LoadContext] when their Client is nil.
 var ErrNoClient = errors.New("azurepipes: no Azure Blob Storage client: set the Client field (see NewClientFromConnectionString and NewClientWithDefaultCredential)")
@@ -107,7 +117,7 @@ func (w MessageWriter) Open(_ context.Context, params pipes.Params) (pipes.Messa
 	if err != nil {
 		return nil, err
 	}
-	if w.Client == nil {
+	if noClient(w.Client) {
 		return nil, ErrNoClient
 	}
 	return NewChannel(w.Client, container, prefix, w.Options), nil
@@ -156,7 +166,7 @@ func (l ContextLoader) LoadContext(ctx context.Context, params pipes.Params) (*p
 	if err != nil {
 		return nil, err
 	}
-	if l.Client == nil {
+	if noClient(l.Client) {
 		return nil, ErrNoClient
 	}
 	return pipes.ReadContextBlob(ctx, location(container, key), func(ctx context.Context) (io.ReadCloser, error) {

@@ -264,6 +264,9 @@ func TestMessageWriterParamErrors(t *testing.T) {
 
 	_, err = azurepipes.MessageWriter{}.Open(context.Background(), pipes.Params{"bucket": "b"})
 	require.ErrorIs(t, err, azurepipes.ErrNoClient)
+	var nilClient *azblob.Client
+	_, err = azurepipes.MessageWriter{Client: nilClient}.Open(context.Background(), pipes.Params{"bucket": "b"})
+	require.ErrorIs(t, err, azurepipes.ErrNoClient)
 }
 
 func TestMessageWriterUploadsEveryInterval(t *testing.T) {
@@ -410,6 +413,9 @@ func TestContextLoader(t *testing.T) {
 		_, err = l.LoadContext(context.Background(), pipes.Params{"bucket": true, "key": "k"})
 		assert.EqualError(t, err, "Invalid type for parameter `bucket` passed from orchestration side to `PipesAzureBlobStorageContextLoader`. Expected `<class 'str'>`, got `<class 'bool'>`.")
 		_, err = azurepipes.ContextLoader{}.LoadContext(context.Background(), pipes.Params{"bucket": "b", "key": "k"})
+		require.ErrorIs(t, err, azurepipes.ErrNoClient)
+		var nilClient *azblob.Client
+		_, err = azurepipes.ContextLoader{Client: nilClient}.LoadContext(context.Background(), pipes.Params{"bucket": "b", "key": "k"})
 		require.ErrorIs(t, err, azurepipes.ErrNoClient)
 	})
 }
