@@ -130,6 +130,9 @@ func (w MessageWriter) Open(_ context.Context, params pipes.Params) (pipes.Messa
 func NewChannel(client Client, container, keyPrefix string, opts pipes.BlobStoreOptions) *pipes.BlobStoreChannel {
 	return pipes.NewBlobStoreChannel(func(ctx context.Context, chunk []byte, index int) error {
 		name := ChunkKey(keyPrefix, index)
+		if noClient(client) {
+			return fmt.Errorf("azurepipes: upload to %s: %w", location(container, name), ErrNoClient)
+		}
 		if _, err := client.UploadBuffer(ctx, container, name, chunk, nil); err != nil {
 			return fmt.Errorf("azurepipes: upload to %s: %w", location(container, name), err)
 		}

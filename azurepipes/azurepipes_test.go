@@ -639,6 +639,15 @@ func (f failingClient) DownloadStream(context.Context, string, string, *azblob.D
 	return azblob.DownloadStreamResponse{}, f.err
 }
 
+func TestNewChannelWithoutClient(t *testing.T) {
+	var nilClient *azblob.Client
+	for _, c := range []azurepipes.Client{nil, nilClient} {
+		ch := azurepipes.NewChannel(c, "b", "p", pipes.BlobStoreOptions{Interval: time.Hour, FinalAttempts: 1})
+		require.NoError(t, ch.WriteMessage(msg(pipes.MethodClosed, `{}`)))
+		require.ErrorIs(t, ch.Close(), azurepipes.ErrNoClient)
+	}
+}
+
 func TestErrorsWrapTheClientError(t *testing.T) {
 	boom := errors.New("boom")
 	_, err := azurepipes.ContextLoader{Client: failingClient{boom}}.LoadContext(context.Background(), pipes.Params{"bucket": "b", "key": "k"})
