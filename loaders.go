@@ -105,7 +105,7 @@ func (DefaultContextLoader) LoadContext(_ context.Context, params Params) (*Cont
 		if err != nil {
 			return nil, err
 		}
-		return loadContextFile(path)
+		return loadContextFile(path, databricksHint("WithContextLoader", "DBFSContextLoader", "VolumesContextLoader"))
 	}
 	if v, ok := params[ContextDataKey]; ok {
 		if _, isObject := v.(map[string]any); !isObject {
@@ -123,10 +123,12 @@ func (DefaultContextLoader) LoadContext(_ context.Context, params Params) (*Cont
 		`Invalid params for PipesDefaultContextLoader, expected key "path" or "data", received %s%s`, pyDictRepr(params), blobStoreHint(params, "context loader", "WithContextLoader", "ContextLoader"))
 }
 
-func loadContextFile(path string) (*ContextData, error) {
+// loadContextFile reads and parses a context file; hint is added to the
+// error when the file cannot be read.
+func loadContextFile(path, hint string) (*ContextData, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		return nil, wrapError(ErrInvalidContext, err, "cannot read the context file Dagster named (%s)", path)
+		return nil, wrapError(ErrInvalidContext, err, "cannot read the context file Dagster named (%s)%s", path, hint)
 	}
 	data, err := ParseContextData(raw)
 	if err != nil {
@@ -149,7 +151,7 @@ func (l DBFSContextLoader) LoadContext(_ context.Context, params Params) (*Conte
 	if err != nil {
 		return nil, err
 	}
-	return loadContextFile(dbfsLocalPath(l.Root, path))
+	return loadContextFile(dbfsLocalPath(l.Root, path), "")
 }
 
 func dbfsLocalPath(root, path string) string {
@@ -169,5 +171,5 @@ func (VolumesContextLoader) LoadContext(_ context.Context, params Params) (*Cont
 	if err != nil {
 		return nil, err
 	}
-	return loadContextFile(path)
+	return loadContextFile(path, "")
 }

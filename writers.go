@@ -2,6 +2,7 @@ package pipes
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -52,7 +53,11 @@ func (w DefaultMessageWriter) Open(_ context.Context, params Params) (MessageWri
 		if err != nil {
 			return nil, err
 		}
-		return NewFileChannel(path)
+		ch, err := NewFileChannel(path)
+		if err != nil {
+			return nil, withHint(err, databricksHint("WithMessageWriter", "DBFSMessageWriter", "VolumesMessageWriter"))
+		}
+		return ch, nil
 	}
 	if v, ok := params[MessagesStdioKey]; ok {
 		s, err := w.stream(v)
@@ -138,10 +143,31 @@ func (w VolumesMessageWriter) Open(_ context.Context, params Params) (MessageWri
 }
 
 // blobStoreHint tells a user whose Dagster side uses a blob store (params
-// with a "bucket") what to configure instead of the default.
+// with a "bucket") which writer or loader to configure instead of the
+// default. S3, GCS and Azure send the same params, so it names every store.
 func blobStoreHint(params Params, what, option, typeName string) string {
 	if _, ok := params["bucket"]; !ok {
 		return ""
 	}
-	return fmt.Sprintf(" (Dagster's side uses a blob store: pass the matching %s, e.g. pipes.%s(s3pipes.%s{Client: client}) for S3)", what, option, typeName)
+	return fmt.Sprintf(" (Dagster's side uses a blob store: pass the matching %s, e.g. pipes.%s(s3pipes.%s{Client: client}) for S3, "+
+		"gcspipes.%[3]s for Google Cloud Storage or azurepipes.%[3]s for Azure Blob Storage)", what, option, typeName)
+}
+
+// databricksHint is added when the default writer or loader cannot open
+// the "path" Dagster sent: Dagster's Databricks readers and injectors send
+// a "path" too, on storage that the default does not reach.
+func databricksHint(option, dbfsType, volumesType string) string {
+	return fmt.Sprintf(" (if Dagster's side is Databricks, the path is on DBFS or a Unity Catalog volume: pass pipes.%[1]s(pipes.%[2]s{}) or pipes.%[1]s(pipes.%[3]s{}))",
+		option, dbfsType, volumesType)
+}
+
+// withHint returns err with hint added to its text, if it is an [*Error].
+func withHint(err error, hint string) error {
+	var e *Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	c := *e
+	c.Msg += hint
+	return &c
 }

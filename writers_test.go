@@ -107,11 +107,55 @@ func TestStreamChannelsRefuseWritesAfterClose(t *testing.T) {
 
 func TestDefaultsPointToBlobStorePackages(t *testing.T) {
 	ctx := context.Background()
+	// S3, GCS and Azure send the same params: the hint names every store.
 	_, err := DefaultMessageWriter{}.Open(ctx, Params{"bucket": "b", "key_prefix": "p"})
 	require.ErrorIs(t, err, ErrInvalidParams)
 	assert.EqualError(t, err, `Invalid params for PipesDefaultMessageWriter, expected key "path" or "std", received {'bucket': 'b', 'key_prefix': 'p'}`+
-		` (Dagster's side uses a blob store: pass the matching message writer, e.g. pipes.WithMessageWriter(s3pipes.MessageWriter{Client: client}) for S3)`)
+		` (Dagster's side uses a blob store: pass the matching message writer, e.g. pipes.WithMessageWriter(s3pipes.MessageWriter{Client: client}) for S3,`+
+		` gcspipes.MessageWriter for Google Cloud Storage or azurepipes.MessageWriter for Azure Blob Storage)`)
 	_, err = DefaultContextLoader{}.LoadContext(ctx, Params{"bucket": "b", "key": "k"})
 	require.ErrorIs(t, err, ErrInvalidParams)
-	assert.Contains(t, err.Error(), `received {'bucket': 'b', 'key': 'k'} (Dagster's side uses a blob store: pass the matching context loader, e.g. pipes.WithContextLoader(s3pipes.ContextLoader{Client: client}) for S3)`)
+	assert.Contains(t, err.Error(), `received {'bucket': 'b', 'key': 'k'} (Dagster's side uses a blob store: pass the matching context loader,`+
+		` e.g. pipes.WithContextLoader(s3pipes.ContextLoader{Client: client}) for S3, gcspipes.ContextLoader for Google Cloud Storage`+
+		` or azurepipes.ContextLoader for Azure Blob Storage)`)
+
+	// No "bucket", no blob-store hint.
+	_, err = DefaultMessageWriter{}.Open(ctx, Params{"key_prefix": "p"})
+	require.ErrorIs(t, err, ErrInvalidParams)
+	assert.NotContains(t, err.Error(), "blob store")
+}
+
+func TestDefaultsPointToDatabricksWhenThePathCannotBeOpened(t *testing.T) {
+	ctx := context.Background()
+	// Dagster's Databricks readers and injectors send a "path" on DBFS or a
+	// volume, which the defaults cannot reach.
+	dir := filepath.Join(t.TempDir(), "not", "here")
+	_, err := DefaultMessageWriter{}.Open(ctx, Params{"path": filepath.Join(dir, "messages")})
+	require.ErrorIs(t, err, ErrInvalidParams)
+	require.ErrorIs(t, err, os.ErrNotExist)
+	assert.Contains(t, err.Error(), "cannot open the messages file Dagster named ("+filepath.Join(dir, "messages")+")"+
+		" (if Dagster's side is Databricks, the path is on DBFS or a Unity Catalog volume:"+
+		" pass pipes.WithMessageWriter(pipes.DBFSMessageWriter{}) or pipes.WithMessageWriter(pipes.VolumesMessageWriter{})): ")
+
+	_, err = DefaultContextLoader{}.LoadContext(ctx, Params{"path": filepath.Join(dir, "context.json")})
+	require.ErrorIs(t, err, ErrInvalidContext)
+	require.ErrorIs(t, err, os.ErrNotExist)
+	assert.Contains(t, err.Error(), "cannot read the context file Dagster named ("+filepath.Join(dir, "context.json")+")"+
+		" (if Dagster's side is Databricks, the path is on DBFS or a Unity Catalog volume:"+
+		" pass pipes.WithContextLoader(pipes.DBFSContextLoader{}) or pipes.WithContextLoader(pipes.VolumesContextLoader{})): ")
+
+	// The Databricks loaders themselves do not point to themselves.
+	_, err = DBFSContextLoader{Root: dir}.LoadContext(ctx, Params{"path": "/tmp/context.json"})
+	require.ErrorIs(t, err, ErrInvalidContext)
+	assert.NotContains(t, err.Error(), "side is Databricks")
+	_, err = VolumesContextLoader{}.LoadContext(ctx, Params{"path": filepath.Join(dir, "context.json")})
+	require.ErrorIs(t, err, ErrInvalidContext)
+	assert.NotContains(t, err.Error(), "side is Databricks")
+
+	// A file that exists but is not a context gets no hint.
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	require.NoError(t, os.WriteFile(bad, []byte("{"), 0o600))
+	_, err = DefaultContextLoader{}.LoadContext(ctx, Params{"path": bad})
+	require.ErrorIs(t, err, ErrInvalidContext)
+	assert.NotContains(t, err.Error(), "side is Databricks")
 }

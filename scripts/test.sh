@@ -5,9 +5,11 @@
 #    requirements-e2e.txt (transitive versions pinned by constraints-e2e.txt) if it
 #    is missing or the requirements changed; a second
 #    run reuses it without calling pip.
-# 2. Exports PIPES_E2E=1 (the end-to-end tests against real Dagster must run,
+# 2. Installs Azurite (npm, the Azure Blob Storage emulator) into
+#    .cache/azurite (git-ignored) if it is missing.
+# 3. Exports PIPES_E2E=1 (the end-to-end tests against real Dagster must run,
 #    a missing venv is a failure) and PIPES_E2E_PYTHON.
-# 3. Runs gofmt, go vet, the tests with the race detector, every benchmark
+# 4. Runs gofmt, go vet, the tests with the race detector, every benchmark
 #    once, and staticcheck.
 #
 # Progress: pip shows each package it collects; the tests show each package
@@ -95,6 +97,24 @@ if [ ! -f "$marker" ] || [ "$(cat "$marker")" != "$want_hash" ]; then
   echo "$want_hash" >"$marker"
 else
   step "reusing .venv (requirements unchanged)"
+fi
+
+# --- Azurite (Azure Blob Storage emulator, npm) ---------------------------------
+# Installed once into the git-ignored .cache/azurite; internal/azurite finds it
+# there. Node 20 runs its blob service although the package declares node >= 22.
+azurite_version=3.37.0
+azurite_dir="$root/.cache/azurite"
+azurite_bin="$azurite_dir/node_modules/.bin/azurite-blob"
+if [ -x "$azurite_bin" ] && grep -qs "\"version\": \"$azurite_version\"" "$azurite_dir/node_modules/azurite/package.json"; then
+  step "reusing Azurite $azurite_version in .cache/azurite"
+else
+  step "installing Azurite $azurite_version into .cache/azurite"
+  if ! command -v npm >/dev/null; then
+    echo "npm is needed to install Azurite (the Azure Blob Storage emulator of the tests)" >&2
+    exit 1
+  fi
+  mkdir -p "$azurite_dir"
+  npm install --prefix "$azurite_dir" --no-audit --no-fund --save-exact --loglevel=error "azurite@$azurite_version"
 fi
 
 export PIPES_E2E=1

@@ -169,6 +169,11 @@ def _run_external(context, req):
 
         yield from gcsext.run_external(context, req, sys.modules[__name__])
         return
+    if any((req.get(k) or "").startswith("azure") for k in ("injector", "reader")):
+        import azureext  # dagster-azure injector/reader on Azurite: see azureext.py (e2e/azure_test.go)
+
+        yield from azureext.run_external(context, req, sys.modules[__name__])
+        return
     injector = INJECTORS[req.get("injector") or "tempfile"]()
     reader = _make_reader(req.get("reader"))
     env = {**os.environ, **(req.get("env") or {})}

@@ -1,0 +1,339 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dagster-pipes-go/pipes/azurepipes"
+	"github.com/dagster-pipes-go/pipes/internal/azurite"
+	"github.com/dagster-pipes-go/pipes/internal/faultproxy"
+)
+
+// The Azure Blob Storage tests: Dagster's PipesAzureBlobStorageContextInjector
+// and PipesAzureBlobStorageMessageReader (dagster-azure, with the Python
+// client on Azurite), PipesSubprocessClient launching the Go job
+// e2e/jobs/azure, which uses azurepipes. The probe side is
+// e2e/probe/azureext.py. Dagster's reader polls every second and the job
+// uploads every 200 ms, so that each run takes a few seconds. One Azurite
+// serves all the runs of a test; each run has a container of its own.
+
+var azureContainerSeq atomic.Int64
+
+// azureBlobs lists the blobs left in container after a run.
+func azureBlobs(t *testing.T, client *azblob.Client, container string) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var names []string
+	pager := client.NewListBlobsFlatPager(container, nil)
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		require.NoError(t, err)
+		for _, b := range page.Segment.BlobItems {
+			names = append(names, *b.Name)
+		}
+	}
+	return names
+}
+
+// azureEnv is one Azurite for a test, and a client on it.
+type azureEnv struct {
+	srv    *azurite.Server
+	client *azblob.Client
+}
+
+func startAzure(t *testing.T) azureEnv {
+	t.Helper()
+	requireDagster(t) // skip before starting Azurite when the e2e tests are off
+	srv := azurite.Start(t)
+	client, err := azurepipes.NewClientFromConnectionString(srv.ConnectionString(), nil)
+	require.NoError(t, err)
+	return azureEnv{srv: srv, client: client}
+}
+
+// scenario returns a scenario of the azure job with Dagster's given
+// injector and reader ("azure…" for dagster-azure's, else the probe's), on
+// a fresh container. The job's side of each channel follows Dagster's.
+func (a azureEnv) scenario(t *testing.T, injector, reader string, args ...string) Scenario {
+	t.Helper()
+	container := fmt.Sprintf("e2e-azure-%d", azureContainerSeq.Add(1))
+	_, err := a.client.CreateContainer(context.Background(), container, nil)
+	require.NoError(t, err)
+
+	env := map[string]string{
+		"PIPES_E2E_AZURE_CONTAINER": container,
+		"PIPES_E2E_AZURE_INTERVAL":  "1",
+	}
+	for _, kv := range a.srv.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	side := func(kind string) string {
+		if strings.HasPrefix(kind, "azure") {
+			return "azure"
+		}
+		return "default"
+	}
+	return Scenario{
+		Job:      "azure",
+		Args:     append([]string{"-context=" + side(injector), "-messages=" + side(reader), "-upload-interval=200ms"}, args...),
+		Injector: injector,
+		Reader:   reader,
+		Env:      env,
+		Assets:   []AssetDef{{Key: []string{"azure", "asset"}, Checks: []string{"azure_check"}}},
+		Extras:   json.RawMessage(`{"where": "azure", "n": 3, "nested": {"list": [1, "two", null]}}`),
+	}
+}
+
+// requireStoreReport asserts what Dagster recorded for the report mode of
+// a blob-store job whose texts, asset ("<where>/asset") and check
+// ("<where>_check") name the store where: the context the job read is the
+// one Dagster injected, and every log, custom message, the materialization
+// with its metadata and the asset check arrived, in order.
+func requireStoreReport(t *testing.T, res *Result, where string) {
+	t.Helper()
+	require.True(t, res.Success, "Dagster's run failed: %+v", res.StepFailures)
+	requireNoSessionWarnings(t, res)
+	assert.Empty(t, res.PipesWarnings())
+
+	// The job read the context Dagster injected.
+	require.Len(t, res.Contexts, 1)
+	injected := res.Contexts[0]
+	custom := res.Custom(t)
+	require.NotEmpty(t, custom)
+	seen, ok := custom[0].(map[string]any)
+	require.True(t, ok, "first custom message is %T", custom[0])
+	assert.Equal(t, res.RunID, seen["run_id"])
+	for _, k := range []string{"run_id", "job_name", "retry_number", "asset_keys", "extras"} {
+		assert.Equal(t, injected[k], seen[k], k)
+	}
+	assert.Equal(t, []any{where + "/asset"}, seen["asset_keys"])
+	assert.Equal(t, decodeJSON(t, `{"where": "`+where+`", "n": 3, "nested": {"list": [1, "two", null]}}`), seen["extras"])
+
+	// 4 batches of 50 custom messages, sent over several upload intervals:
+	// all of them, in order.
+	rest := custom[1:]
+	const perBatch = 50
+	require.Len(t, rest, batches*perBatch)
+	for i, m := range rest {
+		want := map[string]any{"batch": json.Number(fmt.Sprint(i / perBatch)), "i": json.Number(fmt.Sprint(i % perBatch)), "text": "ünïcödé ✓"}
+		if !assert.Equal(t, want, m, "custom message %d", i+1) {
+			break
+		}
+	}
+
+	assert.Equal(t, []LogRecord{
+		{"DEBUG", "debug over " + where},
+		{"INFO", "info over " + where + " n=1"},
+		{"WARNING", "warning over " + where},
+		{"ERROR", "error over " + where},
+		{"CRITICAL", "critical over " + where},
+		{"INFO", "batch 0 sent"},
+		{"INFO", "batch 1 sent"},
+		{"INFO", "batch 2 sent"},
+		{"INFO", "batch 3 sent"},
+	}, res.UserLogs())
+
+	mats := res.Materialized(where, "asset")
+	require.Len(t, mats, 1, "materializations: %+v", res.Materializations)
+	md := mats[0].Metadata
+	types := map[string]string{
+		"text": "TextMetadataValue", "int": "IntMetadataValue", "float": "FloatMetadataValue",
+		"bool": "BoolMetadataValue", "url": "UrlMetadataValue", "path": "PathMetadataValue",
+		"json": "JsonMetadataValue", "md": "MarkdownMetadataValue", "inferd": "IntMetadataValue",
+		"null": "NullMetadataValue",
+	}
+	got := map[string]string{}
+	for k, v := range md {
+		got[k] = v.Type
+	}
+	assert.Equal(t, types, got)
+	assert.Equal(t, "through "+where, md["text"].Value)
+	assert.Equal(t, json.Number("42"), md["int"].Value)
+	assert.Equal(t, json.Number("2.5"), md["float"].Value)
+	assert.Equal(t, true, md["bool"].Value)
+	assert.Equal(t, "https://example.com/"+where, md["url"].Value)
+	assert.Equal(t, "/data/out.parquet", md["path"].Value)
+	assert.Equal(t, decodeJSON(t, `{"k": [1, "two", null]}`), md["json"].Value)
+	assert.Equal(t, "# title", md["md"].Value)
+	assert.Equal(t, json.Number("7"), md["inferd"].Value)
+	assert.Nil(t, md["null"].Value)
+	assert.Equal(t, "dv-"+where, mats[0].Tags["dagster/data_version"])
+
+	require.Len(t, res.Checks, 1, "checks: %+v", res.Checks)
+	c := res.Checks[0]
+	assert.Equal(t, []string{where, "asset"}, c.AssetKey)
+	assert.Equal(t, where+"_check", c.CheckName)
+	assert.False(t, c.Passed)
+	assert.Equal(t, "WARN", c.Severity)
+	assert.Equal(t, "TextMetadataValue", c.Metadata["reason"].Type)
+	assert.Equal(t, "checked over "+where, c.Metadata["reason"].Value)
+	assert.Equal(t, "IntMetadataValue", c.Metadata["rows"].Type)
+	assert.Equal(t, json.Number("3"), c.Metadata["rows"].Value)
+}
+
+// Context and messages through Azure Blob Storage, the mixed pairs
+// (Dagster's env and temp-file injectors with Azure messages, the Azure
+// injector with Dagster's default temp-file message reader), a failing
+// job, and forwarded stdout/stderr.
+func TestAzure(t *testing.T) {
+	az := startAzure(t)
+
+	for _, tc := range []struct{ name, injector, reader string }{
+		{"azure-context/azure-messages", "azure", "azure"},
+		{"env-context/azure-messages", "env", "azure"},
+		{"tempfile-context/azure-messages", "tempfile", "azure"},
+		{"azure-context/tempfile-messages", "azure", "tempfile"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := az.scenario(t, tc.injector, tc.reader)
+			res := runScenario(t, sc)
+			requireStoreReport(t, res, "azure")
+			blobs := azureBlobs(t, az.client, sc.Env["PIPES_E2E_AZURE_CONTAINER"])
+			if tc.reader == "azure" {
+				// The premise of the test: the messages went in several
+				// chunks (Dagster's reader read them all, in order, above).
+				chunks := 0
+				for _, b := range blobs {
+					if chunkKeyRE.MatchString(b) {
+						chunks++
+					}
+				}
+				assert.GreaterOrEqual(t, chunks, batches, "message chunks in the container: %q", blobs)
+			}
+			for _, b := range blobs {
+				assert.NotContains(t, b, "context.json", "Dagster's Azure injector deletes the context after the session")
+			}
+		})
+	}
+
+	// examples/azure: its own definitions.py, unchanged, on the same
+	// emulator.
+	t.Run("example", func(t *testing.T) {
+		container := fmt.Sprintf("e2e-examples-azure-%d", azureContainerSeq.Add(1))
+		_, err := az.client.CreateContainer(context.Background(), container, nil)
+		require.NoError(t, err)
+		env := map[string]string{"PIPES_AZURE_CONTAINER": container, "PIPES_AZURE_INTERVAL": "1"}
+		for _, kv := range az.srv.Env() {
+			k, v, _ := strings.Cut(kv, "=")
+			env[k] = v
+		}
+		res := runExample(t, "azure", "PIPES_AZURE_JOB", exampleRun{Env: env})
+		requireSucceeded(t, res)
+		assert.Equal(t, []LogRecord{
+			{"INFO", "starting run_id=" + res.RunID},
+			{"INFO", "rows computed rows=5000"},
+		}, res.UserLogs())
+		mats := res.Materialized("go_azure_rows")
+		require.Len(t, mats, 1, "materializations: %+v", res.Materializations)
+		md := mats[0].Metadata
+		assert.Equal(t, map[string]string{
+			"rows": "IntMetadataValue", "total": "IntMetadataValue",
+			"duration": "FloatMetadataValue", "storage": "TextMetadataValue",
+		}, metadataTypes(md))
+		assert.Equal(t, json.Number("5000"), md["rows"].Value, "extras={'rows': 5000} reached the job")
+		assert.Equal(t, json.Number("14995"), md["total"].Value)
+		assert.Equal(t, "azure", md["storage"].Value)
+
+		// The messages went through the container: the job's chunks are
+		// there, the context Dagster put there is gone after the session.
+		blobs := azureBlobs(t, az.client, container)
+		chunks := 0
+		for _, b := range blobs {
+			if chunkKeyRE.MatchString(b) {
+				chunks++
+			}
+			assert.NotContains(t, b, "context.json")
+		}
+		assert.GreaterOrEqual(t, chunks, 1, "message chunks in the container: %q", blobs)
+	})
+
+	// Throttling mid-run: the job reaches Azurite through a proxy that
+	// answers 503 ServerBusy (Azure's throttling) to six uploads after the
+	// first chunk, more than the SDK's retries absorb; Dagster's side reads
+	// Azurite directly. Dagster still records every message, in order.
+	t.Run("throttled-mid-run", func(t *testing.T) {
+		proxy := faultproxy.New(t, strings.TrimSuffix(az.srv.Endpoint, "/"+azurite.AccountName))
+		proxy.Inject(faultproxy.Rule{
+			Match: func(r *http.Request) bool {
+				return r.Method == http.MethodPut && !strings.HasSuffix(r.URL.Path, "/1.json")
+			},
+			Status: http.StatusServiceUnavailable, Code: "ServerBusy", Times: 6,
+		})
+		sc := az.scenario(t, "azure", "azure", "-retry-delay=50ms")
+		sc.Env["PIPES_E2E_AZURE_DAGSTER_CONNECTION_STRING"] = sc.Env["AZURE_STORAGE_CONNECTION_STRING"]
+		sc.Env["AZURE_STORAGE_CONNECTION_STRING"] = azurite.ConnectionString(proxy.URL + "/" + azurite.AccountName)
+		res := runScenario(t, sc)
+		requireStoreReport(t, res, "azure")
+		assert.Equal(t, 6, proxy.Injected(), "requests: %+v", proxy.Requests())
+	})
+
+	// A failing job: the closed message, uploaded with the exception,
+	// reaches Dagster, which records the exception, and the step fails
+	// because the process exited with status 1.
+	t.Run("failure", func(t *testing.T) {
+		res := runScenario(t, az.scenario(t, "azure", "azure", "fail"))
+		assert.False(t, res.Success, "Dagster's run should fail")
+		require.Len(t, res.StepFailures, 1)
+		assert.True(t, chainHas(res.StepFailures[0], "External execution process failed with code 1"),
+			"step failure: %+v", res.StepFailures[0])
+		requireNoSessionWarnings(t, res)
+		assert.Empty(t, res.PipesWarnings())
+		assert.True(t, res.HasLog("INFO", "failing over azure"), "logs: %+v", res.Logs)
+		assert.Equal(t, []any{"before failure"}, res.Custom(t))
+		assert.Empty(t, res.Materializations)
+
+		exc := closedError(t, res)
+		require.NotNil(t, exc.ClsName)
+		assert.Equal(t, "*fmt.wrapError", *exc.ClsName)
+		assert.Equal(t, "azure step failed: azure job error 5", exc.Message)
+		requireFrames(t, exc.Stack)
+		require.NotNil(t, exc.Cause)
+		require.NotNil(t, exc.Cause.ClsName)
+		assert.Equal(t, "*main.jobError", *exc.Cause.ClsName)
+		assert.Equal(t, "azure job error 5", exc.Cause.Message)
+		assert.True(t, stackHas(exc.Cause.Stack, "main.fail"), "where WithStack recorded it: %q", exc.Cause.Stack)
+	})
+
+	// include_stdio_in_messages on the Azure reader: what the job and its
+	// child process print comes back as log_external_stream messages,
+	// which Dagster's handler prints on its own stdout and stderr. Without
+	// the flag, none of it comes back.
+	stdio := func(t *testing.T, reader string) *Result {
+		sc := az.scenario(t, "azure", reader, "stdio")
+		sc.Assets = []AssetDef{{Key: []string{"azure", "asset"}}} // no check in this mode
+		res := runScenario(t, sc)
+		require.True(t, res.Success, "Dagster's run failed: %+v", res.StepFailures)
+		requireNoSessionWarnings(t, res)
+		assert.Empty(t, res.PipesWarnings(), "no message after closed: capture stops before it")
+		require.Len(t, res.Materialized("azure", "asset"), 1)
+		return res
+	}
+	t.Run("stdio/include", func(t *testing.T) {
+		res := stdio(t, "azure:stdio")
+		out, errText := res.DagsterStdout, res.DagsterStderr
+		assert.Contains(t, out, "go stdout line 1\ngo stdout line 2 ünïcödé\n")
+		assert.Contains(t, out, "child stdout\n")
+		assert.Contains(t, errText, "go stderr line ✓\n")
+		assert.Contains(t, errText, "child stderr\n")
+		assert.NotContains(t, out, "stderr", "each stream is reported as its own")
+		assert.NotContains(t, errText, "go stdout")
+	})
+	t.Run("stdio/exclude", func(t *testing.T) {
+		res := stdio(t, "azure")
+		assert.NotContains(t, res.DagsterStdout, "go stdout")
+		assert.NotContains(t, res.DagsterStdout, "child stdout")
+		assert.NotContains(t, res.DagsterStderr, "go stderr")
+		assert.NotContains(t, res.DagsterStderr, "child stderr")
+	})
+}
