@@ -264,25 +264,22 @@ func TestHandlerJobError(t *testing.T) {
 // ends the process, as Lambda does for any panic).
 func TestHandlerPanic(t *testing.T) {
 	var stderr lockedBuffer
+	boom := &stepError{"boom"}
 	h := lambdapipes.Handler(func(context.Context, *pipes.Context, event) (result, error) {
-		var m map[string]int
-		m["boom"] = 1 // nil map: panics
-		return result{}, nil
+		panic(boom)
 	}, lambdapipes.WithOutput(nil, &stderr))
 	var recovered any
 	func() {
 		defer func() { recovered = recover() }()
 		_, _ = h.Invoke(t.Context(), logsEvent(t, "r", nil))
 	}()
-	require.NotNil(t, recovered)
-	rerr, ok := recovered.(error)
-	require.True(t, ok, "the original panic value: %#v", recovered)
-	assert.Contains(t, rerr.Error(), "assignment to entry in nil map")
+	assert.Same(t, boom, recovered, "the original panic value")
 
 	res := collect(t, stderr.take())
 	require.True(t, res.Closed)
 	require.NotNil(t, res.Exception)
-	assert.Contains(t, res.Exception.Message, "panic: assignment to entry in nil map")
+	assert.Equal(t, "panic: step boom failed", res.Exception.Message)
+	assert.Equal(t, "*lambdapipes_test.stepError", res.Exception.Name)
 	require.NotEmpty(t, res.Exception.Stack)
 	assert.Contains(t, res.Exception.Stack[len(res.Exception.Stack)-1], "TestHandlerPanic", "where it panicked")
 }
