@@ -26,9 +26,11 @@
 // default PipesLambdaLogsMessageReader asks for buffered stderr: the
 // messages are kept in memory and written to stderr when the job returns,
 // so that they are at the end of the invocation's log. Lambda returns only
-// the last 4 KB of that log to Dagster; messages beyond that (and the
-// opened message first of all) are lost. A job that reports more than a few
-// log lines and a materialization should use S3 instead: with
+// the last 4 KB of that log to Dagster: about 3.5 KB of messages, a few
+// dozen log lines. When there are more, [TailChannel] keeps the opened
+// message and the newest ones, and puts a warning in Dagster's log in place
+// of the others. A job that reports more than that should use S3 instead:
+// with
 // PipesS3MessageReader on Dagster's side the messages params name a bucket,
 // and the function uploads its messages there with s3pipes (during the run
 // and at the end), with no size limit. The S3 client comes from
@@ -42,10 +44,12 @@
 // A job that returns an error or panics fails both Dagster's step and the
 // invocation: the closed message carries the error (Dagster records it as
 // the exception of the session), and the handler returns the job's error
-// unchanged, or panics again with the same value, so that aws-lambda-go
-// reports it as the function error (errorType is the error's type) and, for
-// a panic, the Lambda service starts a fresh process, as it does for any
-// Go function that panics.
+// unchanged, so that aws-lambda-go reports it as the function error
+// (errorType is the error's type). A panic is returned as a
+// messages.InvokeResponse_Error with ShouldExit set, named after the panic
+// value as aws-lambda-go names panics: the invocation fails and the process
+// ends, so that the Lambda service starts a fresh one, as for any Go
+// function that panics.
 package lambdapipes
 
 import (
@@ -55,9 +59,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"reflect"
 	"sync"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambda/messages"
 
 	"github.com/dagster-pipes-go/pipes"
 	"github.com/dagster-pipes-go/pipes/s3pipes"
@@ -180,14 +187,33 @@ func (h *handler[E, R]) Invoke(ctx context.Context, payload []byte) ([]byte, err
 	})
 	var pe *pipes.PanicError
 	if inJob && errors.As(err, &pe) {
-		// The session is closed with the panic; now let aws-lambda-go see
-		// it too, so that the process ends as it would without Pipes.
-		panic(pe.Value)
+		// The session is closed with the panic. Report it to aws-lambda-go
+		// as its own panic report does (the value's type and text), and
+		// have the process end, as a panic would; without the stack trace
+		// of a re-panic, whose log line would push the messages out of the
+		// 4 KB log tail (Dagster has the stack, in the closed message).
+		return nil, messages.InvokeResponse_Error{
+			Message:    fmt.Sprintf("%v", pe.Value),
+			Type:       typeName(pe.Value),
+			ShouldExit: true,
+		}
 	}
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// typeName names a panic value's type as aws-lambda-go does.
+func typeName(v any) string {
+	t := reflect.TypeOf(v)
+	if t == nil {
+		return "nil"
+	}
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.Name()
 }
 
 // decodeEvent decodes the event without the bootstrap values into target.
@@ -241,10 +267,10 @@ func SplitEvent(event []byte) (pipes.MappingParamsLoader, []byte) {
 
 // MessageWriter is the [pipes.MessageWriter] of a Lambda function: it
 // writes where the messages params ask. Params with a "bucket" (Dagster's
-// PipesS3MessageReader) go to S3 through [s3pipes.MessageWriter]; anything
-// else goes to [pipes.DefaultMessageWriter], which handles the buffered
-// stderr of Dagster's PipesLambdaLogsMessageReader (and stdio and file
-// params).
+// PipesS3MessageReader) go to S3 through [s3pipes.MessageWriter]; the
+// buffered stderr of Dagster's PipesLambdaLogsMessageReader
+// ("buffered_stdio") goes to a [TailChannel], made for the 4 KB log tail;
+// anything else (file or stdio params) goes to [pipes.DefaultMessageWriter].
 type MessageWriter struct {
 	// S3Client uploads the chunks when the params name a bucket; nil
 	// builds one from the environment (s3pipes.NewClientFromEnv) at Open.
@@ -254,6 +280,10 @@ type MessageWriter struct {
 	// Stdout and Stderr are the streams of the stdio params; nil means
 	// os.Stdout and os.Stderr.
 	Stdout, Stderr io.Writer
+	// TailBudget is the TailChannel's budget: 0 means LogTailBudget, a
+	// negative value writes every message (for a reader that gets the
+	// whole log).
+	TailBudget int
 
 	clients *lazyClient // Handler's client, shared by its invocations
 }
@@ -263,6 +293,13 @@ var _ pipes.MessageWriter = MessageWriter{}
 // Open implements [pipes.MessageWriter].
 func (w MessageWriter) Open(ctx context.Context, params pipes.Params) (pipes.MessageWriterChannel, error) {
 	if _, ok := params[s3pipes.BucketKey]; !ok {
+		if s := w.tailStream(params); s != nil {
+			c := NewTailChannel(s)
+			if w.TailBudget != 0 {
+				c.budget = w.TailBudget
+			}
+			return c, nil
+		}
 		return pipes.DefaultMessageWriter{Stdout: w.Stdout, Stderr: w.Stderr}.Open(ctx, params)
 	}
 	client, err := resolveClient(ctx, w.S3Client, w.clients)
@@ -270,6 +307,31 @@ func (w MessageWriter) Open(ctx context.Context, params pipes.Params) (pipes.Mes
 		return nil, err
 	}
 	return s3pipes.MessageWriter{Client: client, Options: w.S3Options}.Open(ctx, params)
+}
+
+// tailStream returns the stream of buffered_stdio params (when neither
+// "path" nor "stdio", which take precedence, is there), or nil; a bad
+// value is left to the default writer to report.
+func (w MessageWriter) tailStream(params pipes.Params) io.Writer {
+	if _, ok := params[pipes.MessagesPathKey]; ok {
+		return nil
+	}
+	if _, ok := params[pipes.MessagesStdioKey]; ok {
+		return nil
+	}
+	switch params[pipes.MessagesBufferedStdioKey] {
+	case pipes.StreamStderr:
+		if w.Stderr != nil {
+			return w.Stderr
+		}
+		return os.Stderr
+	case pipes.StreamStdout:
+		if w.Stdout != nil {
+			return w.Stdout
+		}
+		return os.Stdout
+	}
+	return nil
 }
 
 // ContextLoader is the [pipes.ContextLoader] of a Lambda function: context

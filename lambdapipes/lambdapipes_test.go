@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -259,21 +260,20 @@ func TestHandlerJobError(t *testing.T) {
 	assert.Equal(t, "WARNING", res.Logs[0].Level)
 }
 
-// A panicking job: the closed message carries the panic, then the handler
-// panics again with the same value for aws-lambda-go (which reports it and
-// ends the process, as Lambda does for any panic).
+// A panicking job: the closed message carries the panic, and the
+// invocation fails as aws-lambda-go reports a panic (named after the
+// value's type) with ShouldExit, so that the process ends.
 func TestHandlerPanic(t *testing.T) {
 	var stderr lockedBuffer
 	boom := &stepError{"boom"}
 	h := lambdapipes.Handler(func(context.Context, *pipes.Context, event) (result, error) {
 		panic(boom)
 	}, lambdapipes.WithOutput(nil, &stderr))
-	var recovered any
-	func() {
-		defer func() { recovered = recover() }()
-		_, _ = h.Invoke(t.Context(), logsEvent(t, "r", nil))
-	}()
-	assert.Same(t, boom, recovered, "the original panic value")
+	out, err := h.Invoke(t.Context(), logsEvent(t, "r", nil))
+	assert.Nil(t, out)
+	var ive messages.InvokeResponse_Error
+	require.ErrorAs(t, err, &ive)
+	assert.Equal(t, messages.InvokeResponse_Error{Message: "step boom failed", Type: "stepError", ShouldExit: true}, ive)
 
 	res := collect(t, stderr.take())
 	require.True(t, res.Closed)
@@ -282,6 +282,17 @@ func TestHandlerPanic(t *testing.T) {
 	assert.Equal(t, "*lambdapipes_test.stepError", res.Exception.Name)
 	require.NotEmpty(t, res.Exception.Stack)
 	assert.Contains(t, res.Exception.Stack[len(res.Exception.Stack)-1], "TestHandlerPanic", "where it panicked")
+	for _, f := range res.Exception.Stack {
+		assert.NotContains(t, f, "dagster-pipes-go/pipes.", "library frames are left out of the log tail")
+	}
+
+	// A panic with a value that is not an error.
+	h = lambdapipes.Handler(func(context.Context, *pipes.Context, event) (result, error) {
+		panic(fmt.Sprint("bad ", 1))
+	}, lambdapipes.WithOutput(nil, io.Discard))
+	_, err = h.Invoke(t.Context(), logsEvent(t, "r", nil))
+	require.ErrorAs(t, err, &ive)
+	assert.Equal(t, messages.InvokeResponse_Error{Message: "bad 1", Type: "string", ShouldExit: true}, ive)
 }
 
 // An event that does not fit E fails the session and the invocation, and
@@ -480,7 +491,7 @@ func TestMessageWriterConformance(t *testing.T) {
 		pipestest.TestMessageWriter(t, func(t *testing.T) pipestest.WriterHarness {
 			var stderr lockedBuffer
 			return pipestest.WriterHarness{
-				Writer:   lambdapipes.MessageWriter{Stderr: &stderr, Stdout: failWriter{t}},
+				Writer:   lambdapipes.MessageWriter{Stderr: &stderr, Stdout: failWriter{t}, TailBudget: -1},
 				Params:   pipes.Params{"buffered_stdio": "stderr"},
 				ReadBack: func() ([]byte, error) { return []byte(stderr.take()), nil },
 			}
