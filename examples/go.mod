@@ -3,7 +3,9 @@ module github.com/dagster-pipes-go/pipes/examples
 go 1.26
 
 require (
+	github.com/aws/aws-lambda-go v1.55.1
 	github.com/dagster-pipes-go/pipes v0.0.0-00010101000000-000000000000
+	github.com/dagster-pipes-go/pipes/lambdapipes v0.0.0-00010101000000-000000000000
 	github.com/dagster-pipes-go/pipes/s3pipes v0.0.0-00010101000000-000000000000
 )
 
@@ -30,5 +32,6 @@ require (
 
 replace (
 	github.com/dagster-pipes-go/pipes => ../
+	github.com/dagster-pipes-go/pipes/lambdapipes => ../lambdapipes
 	github.com/dagster-pipes-go/pipes/s3pipes => ../s3pipes
 )
