@@ -202,7 +202,9 @@ func num(i int) json.Number { return json.Number(fmt.Sprint(i)) }
 
 type writerFunc func(context.Context, Params) (MessageWriterChannel, error)
 
-func (f writerFunc) Open(ctx context.Context, p Params) (MessageWriterChannel, error) { return f(ctx, p) }
+func (f writerFunc) Open(ctx context.Context, p Params) (MessageWriterChannel, error) {
+	return f(ctx, p)
+}
 
 // failAfterChannel accepts ok messages, then fails every write.
 type failAfterChannel struct {
