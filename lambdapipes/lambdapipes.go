@@ -62,6 +62,7 @@ import (
 	"os"
 	"reflect"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambda/messages"
@@ -74,11 +75,27 @@ import (
 type Option func(*config)
 
 type config struct {
+	margin    time.Duration
 	s3Client  s3pipes.Client
 	s3Options pipes.BlobStoreOptions
 	stdout    io.Writer
 	stderr    io.Writer
 	pipesOpts []pipes.Option
+}
+
+// DefaultDeadlineMargin is how long before the invocation's deadline the
+// job's context is cancelled by default.
+const DefaultDeadlineMargin = 500 * time.Millisecond
+
+// WithDeadlineMargin sets how long before the invocation's deadline the
+// job's context is cancelled (DefaultDeadlineMargin by default; 0 turns
+// the margin off). Lambda stops the function at its deadline, so a job
+// that stops when its context is done needs this time to close the
+// session: to write the closed message, with the error, and flush the
+// buffered messages to the log. A job that finishes within the margin
+// still succeeds.
+func WithDeadlineMargin(d time.Duration) Option {
+	return func(o *config) { o.margin = max(d, 0) }
 }
 
 // WithS3Client sets the S3 client used when Dagster's side uses S3 (a
@@ -128,7 +145,7 @@ func WithPipesOptions(opts ...pipes.Option) Option {
 // An event that cannot be decoded into E fails the session and the
 // invocation. A result that cannot be encoded as JSON does too.
 func Handler[E, R any](job func(ctx context.Context, p *pipes.Context, event E) (R, error), opts ...Option) lambda.Handler {
-	c := &config{}
+	c := &config{margin: DefaultDeadlineMargin}
 	for _, o := range opts {
 		if o != nil {
 			o(c)
@@ -157,7 +174,6 @@ func (h *handler[E, R]) Invoke(ctx context.Context, payload []byte) ([]byte, err
 			Stderr:    h.cfg.stderr,
 			clients:   &h.clients,
 		}),
-		pipes.WithSignals(),
 	}
 	if h.cfg.stderr != nil {
 		opts = append(opts, pipes.WithWarningOutput(h.cfg.stderr))
@@ -168,7 +184,16 @@ func (h *handler[E, R]) Invoke(ctx context.Context, payload []byte) ([]byte, err
 	}
 	var out []byte
 	inJob := false
-	err = p.Run(ctx, func(ctx context.Context, p *pipes.Context) error {
+	// The job's context ends a margin before the invocation's, so that the
+	// session can still be closed; Run itself watches the real deadline,
+	// so that a job that finishes within the margin is not failed.
+	jobCtx, cancel := ctx, context.CancelFunc(func() {})
+	if deadline, ok := ctx.Deadline(); ok && h.cfg.margin > 0 {
+		jobCtx, cancel = context.WithDeadline(ctx, deadline.Add(-h.cfg.margin))
+	}
+	defer cancel()
+	err = p.Run(ctx, func(_ context.Context, p *pipes.Context) error {
+		ctx := jobCtx
 		var event E
 		if err := decodeEvent(rest, &event); err != nil {
 			return err

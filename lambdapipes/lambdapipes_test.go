@@ -551,3 +551,43 @@ func TestHandlerContextCannotBeLoaded(t *testing.T) {
 	require.NotNil(t, res.Exception)
 	assert.Contains(t, res.Exception.Message, "Invalid params for PipesDefaultContextLoader")
 }
+
+// A job that stops when its context is done: the context ends a margin
+// before the invocation's deadline, so that the closed message, with the
+// error, is written while the function still runs.
+func TestHandlerDeadlineMargin(t *testing.T) {
+	var stderr lockedBuffer
+	var jobDeadline time.Time
+	h := lambdapipes.Handler(func(ctx context.Context, p *pipes.Context, _ event) (result, error) {
+		jobDeadline, _ = ctx.Deadline()
+		<-ctx.Done()
+		return result{}, ctx.Err()
+	}, lambdapipes.WithOutput(nil, &stderr), lambdapipes.WithDeadlineMargin(time.Second))
+	deadline := time.Now().Add(1500 * time.Millisecond)
+	ctx, cancel := context.WithDeadline(t.Context(), deadline)
+	defer cancel()
+	_, err := h.Invoke(ctx, logsEvent(t, "r", nil))
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.True(t, time.Now().Before(deadline), "returned before the invocation's deadline")
+	assert.Equal(t, deadline.Add(-time.Second), jobDeadline)
+	res := collect(t, stderr.take())
+	require.NotNil(t, res.Exception)
+	assert.Equal(t, "context deadline exceeded", res.Exception.Message)
+}
+
+// A job that ignores its context and finishes within the margin succeeds.
+func TestHandlerFinishesWithinMargin(t *testing.T) {
+	var stderr lockedBuffer
+	h := lambdapipes.Handler(func(ctx context.Context, p *pipes.Context, _ event) (result, error) {
+		<-ctx.Done() // the margin has begun; the invocation still runs
+		return result{Rows: 1}, nil
+	}, lambdapipes.WithOutput(nil, &stderr), lambdapipes.WithDeadlineMargin(time.Minute))
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute+300*time.Millisecond)
+	defer cancel()
+	out, err := h.Invoke(ctx, logsEvent(t, "r", nil))
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"rows": 1, "run_id": ""}`, string(out))
+	res := collect(t, stderr.take())
+	assert.True(t, res.Closed)
+	assert.Nil(t, res.Exception)
+}
