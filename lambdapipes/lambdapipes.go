@@ -39,6 +39,13 @@
 // the bucket. A PipesS3ContextInjector on Dagster's side works the same
 // way for the context (s3:GetObject).
 //
+// # Deadlines
+//
+// The job's context ends [DefaultDeadlineMargin] (500 ms) before the
+// invocation's deadline, so that a job that stops when its context is done
+// still has time to close the session and flush its messages before Lambda
+// stops the function; [WithDeadlineMargin] changes it.
+//
 // # Errors
 //
 // A job that returns an error or panics fails both Dagster's step and the
