@@ -187,8 +187,9 @@ func TestLambda(t *testing.T) {
 		assert.Equal(t, "report", out["mode"])
 		assert.Equal(t, float64(1), out["invocation"])
 		// The premise: the messages came through the 4 KB log tail.
-		assert.Contains(t, invs[0].Log, `"method":"report_asset_materialization"`)
-		assert.Less(t, len(invs[0].Log), lambdaemu.LogTailBytes)
+		tail := string(lambdaemu.Tail(invs[0].Log))
+		assert.Contains(t, tail, `"method":"opened"`)
+		assert.Contains(t, tail, `"method":"report_asset_materialization"`)
 	})
 
 	t.Run("warm", func(t *testing.T) {
@@ -285,7 +286,9 @@ func TestLambdaS3Messages(t *testing.T) {
 		require.True(t, res.Success, "Dagster's run failed: %+v", res.StepFailures)
 		requireNoSessionWarnings(t, res)
 		inv := em.Invocations(lambdaFunction)[1]
-		assert.Less(t, len(inv.Log), lambdaemu.LogTailBytes, "the messages that were kept fit in the tail")
+		tail := string(lambdaemu.Tail(inv.Log))
+		assert.Contains(t, tail, `"method":"opened"`, "the messages that were kept fit in the tail")
+		assert.Contains(t, tail, `"method":"closed"`)
 		custom := res.Custom(t)
 		assert.Less(t, len(custom), 1+messages, "only what fits in the tail reaches Dagster")
 		require.NotEmpty(t, custom)
@@ -303,4 +306,26 @@ func TestLambdaS3Messages(t *testing.T) {
 		require.Len(t, res.Materialized("lambda_asset"), 1)
 		require.Len(t, res.Checks, 1)
 	})
+}
+
+// Dagster decodes the 4 KB log tail as UTF-8. Non-ASCII text printed by the
+// job before the messages, and in the messages, must not break that: the
+// cut never falls inside a character (see lambdapipes.TailChannel).
+func TestLambdaUnicodeLogTail(t *testing.T) {
+	em := startLambda(t)
+	// Where the cut falls in the text printed before the messages depends
+	// on the length of what follows it: log messages one byte longer each
+	// time, so that without care one of the cuts falls inside a character.
+	printed := strings.Repeat("é", 3000)
+	for i, prefix := range []string{"", "a", "ab", "abc"} {
+		res := runLambda(t, em, map[string]any{"mode": "report", "rows": 1, "print": prefix + printed}, "", nil)
+		require.True(t, res.Success, "run %d failed: %+v", i, res.StepFailures)
+		requireNoSessionWarnings(t, res)
+		logs := res.UserLogs()
+		require.NotEmpty(t, logs)
+		assert.Equal(t, LogRecord{"INFO", string([]rune(prefix + printed)[:20])}, logs[0], "non-ASCII text in a message arrives as written")
+		assert.Len(t, logs, 5, "every message fits: %+v", logs)
+		require.Len(t, res.Materialized("lambda_asset"), 1)
+		assert.Contains(t, em.Invocations(lambdaFunction)[i].Log, printed)
+	}
 }

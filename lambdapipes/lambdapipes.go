@@ -312,9 +312,9 @@ type MessageWriter struct {
 	// Stdout and Stderr are the streams of the stdio params; nil means
 	// os.Stdout and os.Stderr.
 	Stdout, Stderr io.Writer
-	// TailBudget is the TailChannel's budget: 0 means LogTailBudget, a
-	// negative value writes every message (for a reader that gets the
-	// whole log).
+	// TailBudget is the TailChannel's budget: 0 means LogTailBudget. A
+	// negative value is for a reader that gets the whole log: every
+	// message is written as it is, as pipes.BufferedStreamChannel does.
 	TailBudget int
 
 	clients *lazyClient // Handler's client, shared by its invocations

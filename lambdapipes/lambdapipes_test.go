@@ -172,7 +172,7 @@ func TestHandlerBuffersUntilTheEnd(t *testing.T) {
 	out, err := h.Invoke(t.Context(), logsEvent(t, "r", nil))
 	require.NoError(t, err)
 	assert.Equal(t, "null", string(out))
-	lines := strings.Split(strings.TrimSuffix(stderr.take(), "\n"), "\n")
+	lines := strings.Split(strings.TrimSuffix(stripPad(t, stderr.take()), "\n"), "\n")
 	require.Len(t, lines, 4)
 	assert.Contains(t, lines[0], `"method":"opened"`)
 	assert.Contains(t, lines[3], `"method":"closed"`)

@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/dagster-pipes-go/pipes"
 )
@@ -39,13 +41,19 @@ const (
 //     limit, then the newest messages that fit, ending with closed. The
 //     messages dropped would not have reached Dagster anyway; this way
 //     Dagster still sees the session open and close (with its error), and
-//     says what was lost.
+//     says what was lost;
+//   - the 4 KB cut lands in ASCII text: Dagster decodes the tail as UTF-8
+//     and fails on a character cut in half, which would lose every
+//     message. So the messages are written with non-ASCII characters
+//     escaped (\u00e9, which Dagster reads as é), after a line of spaces
+//     that makes the messages and the spaces at least LogTailBytes long:
+//     whatever the job printed before cannot be where the cut falls.
 type TailChannel struct {
 	mu     sync.Mutex
 	w      io.Writer
 	lines  [][]byte
 	closed bool
-	budget int // negative: no limit
+	budget int // negative: the whole log is read, messages go out as they are
 }
 
 // NewTailChannel returns a TailChannel that writes to w on Close.
@@ -55,7 +63,7 @@ func NewTailChannel(w io.Writer) *TailChannel {
 
 // WriteMessage implements [pipes.MessageWriterChannel].
 func (c *TailChannel) WriteMessage(msg pipes.Message) error {
-	if msg.Method == pipes.MethodClosed {
+	if msg.Method == pipes.MethodClosed && c.budget >= 0 {
 		msg.Params = trimClosed(msg.Params)
 	}
 	line := append(msg.AppendJSON(nil), '\n')
@@ -77,13 +85,60 @@ func (c *TailChannel) Close() error {
 		return nil
 	}
 	c.closed = true
-	out := fitTail(c.lines, c.budget)
+	block := fitTail(c.lines, c.budget)
 	c.lines = nil
-	if len(out) == 0 {
+	if len(block) == 0 {
 		return nil
 	}
-	_, err := c.w.Write(out)
+	if c.budget < 0 { // the whole log is read: write the messages as they are
+		_, err := c.w.Write(block)
+		return err
+	}
+	block = asciiOnly(block)
+	var out []byte
+	if pad := LogTailBytes - len(block); pad > 0 {
+		out = make([]byte, 0, LogTailBytes+1)
+		out = append(out, bytes.Repeat([]byte{' '}, pad)...)
+		out = append(out, '\n')
+	}
+	_, err := c.w.Write(append(out, block...))
 	return err
+}
+
+// asciiOnly escapes the non-ASCII characters of JSON lines as \uXXXX
+// (UTF-16, as JSON spells them). In a message they can only be inside
+// strings, where the escape means the same character.
+func asciiOnly(b []byte) []byte {
+	i := 0
+	for i < len(b) && b[i] < utf8.RuneSelf {
+		i++
+	}
+	if i == len(b) {
+		return b
+	}
+	out := make([]byte, 0, len(b)+len(b)/4)
+	out = append(out, b[:i]...)
+	for i < len(b) {
+		if b[i] < utf8.RuneSelf {
+			out = append(out, b[i])
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		i += size
+		if r >= 0x10000 {
+			hi, lo := utf16.EncodeRune(r)
+			out = appendU(appendU(out, hi), lo)
+			continue
+		}
+		out = appendU(out, r)
+	}
+	return out
+}
+
+func appendU(b []byte, r rune) []byte {
+	const hex = "0123456789abcdef"
+	return append(b, '\\', 'u', hex[r>>12&0xF], hex[r>>8&0xF], hex[r>>4&0xF], hex[r&0xF])
 }
 
 // fitTail joins lines, keeping the first and the newest ones within budget

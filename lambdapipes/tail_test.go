@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -32,6 +33,20 @@ func msg(method pipes.Method, params string) pipes.Message {
 	return pipes.Message{Method: method, Params: []byte(params)}
 }
 
+// stripPad checks the line of spaces before the messages, which makes the
+// output at least LogTailBytes long, and returns the messages.
+func stripPad(t *testing.T, out string) string {
+	t.Helper()
+	assert.GreaterOrEqual(t, len(out), lambdapipes.LogTailBytes)
+	pad, rest, ok := strings.Cut(out, "\n")
+	require.True(t, ok)
+	if len(rest) < lambdapipes.LogTailBytes {
+		assert.Equal(t, strings.Repeat(" ", lambdapipes.LogTailBytes-len(rest)), pad)
+		return rest
+	}
+	return out // no padding needed
+}
+
 // Messages that fit go out as they are, in one write, at Close.
 func TestTailChannelUnderBudget(t *testing.T) {
 	var w countingWriter
@@ -49,7 +64,7 @@ func TestTailChannelUnderBudget(t *testing.T) {
 	assert.Zero(t, w.calls, "nothing before Close")
 	require.NoError(t, c.Close())
 	assert.Equal(t, 1, w.calls)
-	assert.Equal(t, string(want), w.buf.String())
+	assert.Equal(t, string(want), stripPad(t, w.buf.String()))
 	require.ErrorIs(t, c.WriteMessage(msgs[1]), pipes.ErrClosed)
 	require.NoError(t, c.Close())
 	assert.Equal(t, 1, w.calls)
@@ -73,7 +88,7 @@ func TestTailChannelOverBudget(t *testing.T) {
 	}, lambdapipes.WithOutput(nil, &stderr))
 	_, err := h.Invoke(t.Context(), logsEvent(t, "r", nil))
 	require.NoError(t, err)
-	out := stderr.take()
+	out := stripPad(t, stderr.take())
 	assert.LessOrEqual(t, len(out), lambdapipes.LogTailBudget)
 	assert.Greater(t, len(out), lambdapipes.LogTailBudget-100, "the budget is used")
 
@@ -148,7 +163,7 @@ func TestTailChannelTrimsLibraryFrames(t *testing.T) {
 	c = lambdapipes.NewTailChannel(&w2)
 	require.NoError(t, c.WriteMessage(msg(pipes.MethodClosed, `{}`)))
 	require.NoError(t, c.Close())
-	assert.Equal(t, `{"__dagster_pipes_version":"0.1","method":"closed","params":{}}`+"\n", w2.buf.String())
+	assert.Equal(t, `{"__dagster_pipes_version":"0.1","method":"closed","params":{}}`+"\n", stripPad(t, w2.buf.String()))
 }
 
 // buffered_stdio on stdout works too; path and stdio take precedence, and a
@@ -170,4 +185,33 @@ func TestMessageWriterChoosesChannel(t *testing.T) {
 	_, err = w.Open(t.Context(), pipes.Params{"buffered_stdio": "stdin"})
 	require.ErrorIs(t, err, pipes.ErrInvalidParams)
 	assert.Contains(t, err.Error(), `Invalid value for key "std", expected "stderr" or "stdout" but received 'stdin'`)
+}
+
+// Dagster decodes the 4 KB tail as UTF-8: the cut must never fall inside a
+// character, whatever the job printed before and whatever follows the
+// messages (aws-lambda-go's error line, Lambda's END and REPORT lines).
+func TestTailChannelCutIsASCII(t *testing.T) {
+	var w countingWriter
+	c := lambdapipes.NewTailChannel(&w)
+	text := "ünïcödé ✓ 😀 \u2028"
+	require.NoError(t, c.WriteMessage(msg(pipes.MethodOpened, `{"extras":{}}`)))
+	params, err := json.Marshal(map[string]string{"message": text, "level": "INFO"})
+	require.NoError(t, err)
+	require.NoError(t, c.WriteMessage(pipes.Message{Method: pipes.MethodLog, Params: params}))
+	require.NoError(t, c.WriteMessage(msg(pipes.MethodClosed, `{}`)))
+	require.NoError(t, c.Close())
+	out := w.buf.String()
+	for i := range len(out) {
+		require.Less(t, out[i], byte(0x80), "byte %d of %q", i, out)
+	}
+	res := collect(t, out)
+	require.Len(t, res.Logs, 1)
+	assert.Equal(t, text, res.Logs[0].Message, "the escapes mean the same text")
+
+	printed := strings.Repeat("é", 3000) // what the job printed before
+	for trailing := 0; trailing < 1200; trailing++ {
+		log := printed + out + strings.Repeat("ü", trailing/2)
+		tail := log[len(log)-lambdapipes.LogTailBytes:]
+		require.True(t, utf8.ValidString(tail), "trailing %d bytes", trailing)
+	}
 }

@@ -14,6 +14,9 @@
 //	big     like report, plus "messages" custom messages of about 100
 //	        bytes each: more than the 4 KB log tail holds
 //
+// With "print", the job first prints that text to stderr (into the
+// invocation's log, before the messages) and logs it too.
+//
 // The result is {"mode", "invocation", "pid"}.
 package main
 
@@ -36,6 +39,7 @@ type Event struct {
 	Mode     string `json:"mode"`
 	Rows     int    `json:"rows"`
 	Messages int    `json:"messages"`
+	Print    string `json:"print,omitempty"`
 }
 
 // Result is what the invocation returns.
@@ -68,6 +72,11 @@ func handle(ctx context.Context, p *pipes.Context, ev Event) (Result, error) {
 		return res, fmt.Errorf("unknown mode %q", ev.Mode)
 	}
 
+	if ev.Print != "" {
+		fmt.Fprintln(os.Stderr, ev.Print)
+		log.Info(string([]rune(ev.Print)[:min(len([]rune(ev.Print)), 20)]))
+		ev.Print = "" // not in the custom message below
+	}
 	log.Debug("debug from lambda")
 	log.Info("info from lambda", "rows", ev.Rows)
 	log.Warn("warning from lambda")
