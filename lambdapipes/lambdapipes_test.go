@@ -39,7 +39,6 @@ func TestMain(m *testing.M) {
 		// The S3 client's idle keep-alive connections.
 		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
 		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
-		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
 	)
 }
 
