@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"unicode/utf8"
 )
 
 // Names of the two bootstrap values, as env vars (or mapping keys) and as
@@ -116,30 +117,97 @@ type ParamsLoader interface {
 	LoadMessagesParams() (Params, error)
 }
 
-// MappingParamsLoader reads the bootstrap values from any string map, such
-// as the event of an AWS Lambda function launched by Dagster's Lambda client.
-// The keys are [ContextEnvVar] and [MessagesEnvVar].
+// MappingParamsLoader reads the bootstrap values from a map, such as the
+// event of an AWS Lambda function launched by Dagster's PipesLambdaClient
+// (its PipesLambdaEventContextInjector merges the two values into the
+// event). The keys are [ContextEnvVar] and [MessagesEnvVar]; the values are
+// the encoded strings Dagster sends.
+//
+// Mapping holds string values (an environment-like map, Databricks
+// notebook widgets). Values holds a decoded JSON object as it comes, for
+// example a Lambda event unmarshalled into map[string]any: the two
+// bootstrap values must be strings there, and any other type is refused
+// with a clear error matching [ErrInvalidParams]; the other keys of the
+// event may hold anything. A key is looked up in Mapping first, then in
+// Values. [MappingParamsLoaderFromJSON] builds the loader from the raw JSON
+// of an event.
 type MappingParamsLoader struct {
 	Mapping map[string]string
+	Values  map[string]any
+}
+
+// MappingParamsLoaderFromJSON returns a loader over the JSON object event
+// (such as the raw payload of a Lambda invocation), with the object in
+// Values. It is an error, matching [ErrInvalidParams], when event is not a
+// JSON object.
+func MappingParamsLoaderFromJSON(event []byte) (MappingParamsLoader, error) {
+	v, err := decodeJSON(event)
+	if err != nil {
+		return MappingParamsLoader{}, wrapError(ErrInvalidParams, err,
+			"the event is not valid JSON; the Pipes bootstrap values are read from a JSON object")
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return MappingParamsLoader{}, newError(ErrInvalidParams,
+			"the event must be a JSON object holding %s and %s, got %s", ContextEnvVar, MessagesEnvVar, pyTypeRepr(v))
+	}
+	return MappingParamsLoader{Values: m}, nil
+}
+
+// lookup returns the value under key and whether the key is present.
+func (l MappingParamsLoader) lookup(key string) (string, bool, error) {
+	if v, ok := l.Mapping[key]; ok {
+		return v, true, nil
+	}
+	v, ok := l.Values[key]
+	if !ok {
+		return "", false, nil
+	}
+	s, isString := v.(string)
+	if !isString {
+		return "", true, newError(ErrInvalidParams,
+			"%s must be a string (the encoded bootstrap value Dagster sends), got %s %s",
+			key, pyTypeRepr(v), truncateRepr(pyRepr(v)))
+	}
+	return s, true, nil
 }
 
 // IsDagsterPipesProcess reports whether the mapping has the context key,
 // whatever its value.
 func (l MappingParamsLoader) IsDagsterPipesProcess() bool {
-	_, ok := l.Mapping[ContextEnvVar]
+	_, ok, _ := l.lookup(ContextEnvVar)
 	return ok
 }
 
 // LoadContextParams decodes the value under [ContextEnvVar].
 func (l MappingParamsLoader) LoadContextParams() (Params, error) {
-	v, ok := l.Mapping[ContextEnvVar]
-	return decodeParams(ContextEnvVar, v, ok)
+	return l.load(ContextEnvVar)
 }
 
 // LoadMessagesParams decodes the value under [MessagesEnvVar].
 func (l MappingParamsLoader) LoadMessagesParams() (Params, error) {
-	v, ok := l.Mapping[MessagesEnvVar]
-	return decodeParams(MessagesEnvVar, v, ok)
+	return l.load(MessagesEnvVar)
+}
+
+func (l MappingParamsLoader) load(key string) (Params, error) {
+	v, ok, err := l.lookup(key)
+	if err != nil {
+		return nil, err
+	}
+	return decodeParams(key, v, ok)
+}
+
+// truncateRepr shortens a value's repr for an error text.
+func truncateRepr(s string) string {
+	const max = 80
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // EnvParamsLoader reads the bootstrap values from the environment variables

@@ -131,11 +131,18 @@ var (
 
 // Open returns the process's Context, creating it on the first call: it
 // loads the bootstrap params and the context data, opens the message
-// channel and sends the opened message. Later calls return the same Context
-// and ignore their options, as the reference does (also once it is closed).
+// channel and sends the opened message. While that Context is open, later
+// calls return it and ignore their options, as the reference does.
+//
+// Once the stored Context is closed, the next call starts a new session:
+// new context data, a new channel, opened … closed. A process that serves
+// one Dagster step after another (a warm AWS Lambda, a long-lived worker)
+// can therefore call Open or [Run] once per step. (The Python reference
+// returns the closed context instead, so that every report of a second
+// session fails.) For sessions that overlap in time, see [New].
 //
 // When the process was not launched by Dagster, Open prints
-// [NotLaunchedWarning] once and returns a no-op Context.
+// [NotLaunchedWarning] and returns a no-op Context (once per session).
 func Open(ctx context.Context, opts ...Option) (*Context, error) {
 	instanceMu.Lock()
 	defer instanceMu.Unlock()
@@ -144,7 +151,7 @@ func Open(ctx context.Context, opts ...Option) (*Context, error) {
 
 // openWith is Open with the options already applied; instanceMu is held.
 func openWith(ctx context.Context, c *config) (*Context, error) {
-	if instance != nil {
+	if instance != nil && !instance.IsClosed() {
 		return instance, nil
 	}
 	p, err := newContext(ctx, c)
@@ -157,6 +164,19 @@ func openWith(ctx context.Context, c *config) (*Context, error) {
 
 // New creates a Context like [Open] does, without storing it as the
 // process's Context. Most programs want Open or Run.
+//
+// New is how one process runs several Pipes sessions at the same time
+// (a worker serving concurrent Dagster steps, a Lambda function with
+// AWS_LAMBDA_MAX_CONCURRENCY above 1): each session gets its own Context
+// from New, with its own bootstrap values (typically a
+// [MappingParamsLoader] over the request), and the code of that session
+// uses that *Context, not [Get]; [Context.Run] runs a job on it and closes
+// it. Sessions do not share anything but the process: their messages go to
+// their own channels. Two things are process-wide and so belong to one
+// session at a time: stdio capture (a reader's include_stdio_in_messages
+// redirects the process's stdout and stderr) and the signal handling of
+// [Run]. Sessions that write to the same stream (stdio readers) each write
+// whole lines, but their lines interleave.
 //
 // When the messages channel opens but the context cannot be loaded (a bad
 // DAGSTER_PIPES_CONTEXT, a missing or malformed context file), New still
@@ -236,16 +256,17 @@ func Get() (*Context, error) {
 	return instance, nil
 }
 
-// IsInitialized reports whether [Open] (or [Set]) has stored a Context.
+// IsInitialized reports whether [Open] (or [Set]) has stored a Context,
+// open or closed.
 func IsInitialized() bool {
 	instanceMu.Lock()
 	defer instanceMu.Unlock()
 	return instance != nil
 }
 
-// Set stores p as the process's Context, returned by later calls to [Open]
-// and [Get]. Set(nil) forgets it, so that the next Open creates a new one;
-// tests use that (package pipestest does it for you).
+// Set stores p as the process's Context, returned by later calls to [Get],
+// and by [Open] while p is open. Set(nil) forgets it, so that the next Open
+// creates a new one; tests use that (package pipestest does it for you).
 func Set(p *Context) {
 	instanceMu.Lock()
 	defer instanceMu.Unlock()
@@ -257,7 +278,9 @@ func Set(p *Context) {
 // returns an error or panics, the closed message carries it (see
 // [NewException]) and Run returns it (a panic as a [*PanicError]), so that
 // main can exit non-zero. On SIGINT or SIGTERM the job's ctx is cancelled;
-// the closed message is still sent when job returns.
+// the closed message is still sent when job returns. Each call after the
+// previous session closed is a session of its own (see [Open]); for
+// concurrent sessions use [New] and [Context.Run].
 func Run(ctx context.Context, job func(ctx context.Context, p *Context) error, opts ...Option) error {
 	c := newConfig(opts)
 	if len(c.signals) > 0 {

@@ -55,9 +55,10 @@ func TestOpenIsASingleton(t *testing.T) {
 	assert.Same(t, p1, got)
 	assert.True(t, IsInitialized())
 	require.NoError(t, p1.Close())
-	p3, err := Open(context.Background())
+	got, err = Get()
 	require.NoError(t, err)
-	assert.Same(t, p1, p3, "a closed Context is still the process's Context")
+	assert.Same(t, p1, got, "Get returns the stored Context, closed or not")
+	assert.True(t, IsInitialized())
 }
 
 func TestRunSuccess(t *testing.T) {

@@ -6,12 +6,14 @@ require (
 	cloud.google.com/go/storage v1.70.0
 	github.com/Azure/azure-sdk-for-go/sdk/azcore v1.24.0
 	github.com/Azure/azure-sdk-for-go/sdk/storage/azblob v1.8.3
+	github.com/aws/aws-lambda-go v1.55.1
 	github.com/aws/aws-sdk-go-v2 v1.48.0
 	github.com/aws/aws-sdk-go-v2/credentials v1.20.16
 	github.com/aws/aws-sdk-go-v2/service/s3 v1.114.9
 	github.com/dagster-pipes-go/pipes v0.0.0-00010101000000-000000000000
 	github.com/dagster-pipes-go/pipes/azurepipes v0.0.0-00010101000000-000000000000
 	github.com/dagster-pipes-go/pipes/gcspipes v0.0.0-00010101000000-000000000000
+	github.com/dagster-pipes-go/pipes/lambdapipes v0.0.0-00010101000000-000000000000
 	github.com/dagster-pipes-go/pipes/s3pipes v0.0.0-00010101000000-000000000000
 	github.com/fsouza/fake-gcs-server v1.56.1
 	github.com/stretchr/testify v1.12.1
@@ -107,5 +109,6 @@ replace (
 	github.com/dagster-pipes-go/pipes => ../
 	github.com/dagster-pipes-go/pipes/azurepipes => ../azurepipes
 	github.com/dagster-pipes-go/pipes/gcspipes => ../gcspipes
+	github.com/dagster-pipes-go/pipes/lambdapipes => ../lambdapipes
 	github.com/dagster-pipes-go/pipes/s3pipes => ../s3pipes
 )

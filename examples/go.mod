@@ -3,9 +3,11 @@ module github.com/dagster-pipes-go/pipes/examples
 go 1.26.0
 
 require (
+	github.com/aws/aws-lambda-go v1.55.1
 	github.com/dagster-pipes-go/pipes v0.0.0-00010101000000-000000000000
 	github.com/dagster-pipes-go/pipes/azurepipes v0.0.0-00010101000000-000000000000
 	github.com/dagster-pipes-go/pipes/gcspipes v0.0.0-00010101000000-000000000000
+	github.com/dagster-pipes-go/pipes/lambdapipes v0.0.0-00010101000000-000000000000
 	github.com/dagster-pipes-go/pipes/s3pipes v0.0.0-00010101000000-000000000000
 )
 
@@ -98,5 +100,6 @@ replace (
 	github.com/dagster-pipes-go/pipes => ../
 	github.com/dagster-pipes-go/pipes/azurepipes => ../azurepipes
 	github.com/dagster-pipes-go/pipes/gcspipes => ../gcspipes
+	github.com/dagster-pipes-go/pipes/lambdapipes => ../lambdapipes
 	github.com/dagster-pipes-go/pipes/s3pipes => ../s3pipes
 )

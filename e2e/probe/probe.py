@@ -24,7 +24,8 @@ A request describes one scenario:
       "partition_key": null | "...",
       "extras": {...},                       # PipesSubprocessClient.run(extras=...)
       "max_retries": 0,                      # RetryPolicy on the asset
-      "op": false                            # a plain op job instead (assets are ignored)
+      "op": false,                           # a plain op job instead (assets are ignored)
+      "lambda": {...}                        # PipesLambdaClient on the Lambda emulator: lambdaext.py
     }
 
 The answer is what Dagster recorded, read back from the instance's event log (see `describe`).
@@ -159,6 +160,11 @@ def _make_reader(kind):
 
 def _run_external(context, req):
     """Body of the asset: launch the program the way the request says, yield Dagster's results."""
+    if req.get("lambda"):
+        import lambdaext  # PipesLambdaClient on the Lambda emulator: see lambdaext.py (e2e/lambda_test.go)
+
+        yield from lambdaext.run_external(context, req, sys.modules[__name__])
+        return
     if any((req.get(k) or "").startswith("s3") for k in ("injector", "reader")):
         import s3ext  # dagster-aws S3 injector/reader on moto: see s3ext.py (e2e/s3_test.go)
 
