@@ -6,43 +6,6 @@ import (
 	"sync"
 )
 
-// Method is the method name of a Pipes message.
-type Method string
-
-// The message methods of the protocol.
-const (
-	MethodOpened                     Method = "opened"
-	MethodClosed                     Method = "closed"
-	MethodLog                        Method = "log"
-	MethodReportAssetMaterialization Method = "report_asset_materialization"
-	MethodReportAssetCheck           Method = "report_asset_check"
-	MethodReportCustomMessage        Method = "report_custom_message"
-	MethodLogExternalStream          Method = "log_external_stream"
-)
-
-// Message is one Pipes message on its way to a channel.
-type Message struct {
-	Method Method
-	// Params is the encoded JSON params object (or "null"). It may point
-	// into a buffer that is reused once WriteMessage returns: a channel that
-	// keeps the message must copy it (AppendJSON does).
-	Params []byte
-}
-
-// AppendJSON appends the message's wire form, without a newline:
-// {"__dagster_pipes_version":"0.1","method":…,"params":…}.
-func (m Message) AppendJSON(dst []byte) []byte {
-	dst = append(dst, `{"__dagster_pipes_version":"`+ProtocolVersion+`","method":`...)
-	dst = appendString(dst, string(m.Method))
-	dst = append(dst, `,"params":`...)
-	if len(m.Params) == 0 {
-		dst = append(dst, "null"...)
-	} else {
-		dst = append(dst, m.Params...)
-	}
-	return append(dst, '}')
-}
-
 // MessageWriterChannel is where messages go: a file, a stream, a blob store.
 //
 // WriteMessage must write (or durably queue) the whole message before it

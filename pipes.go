@@ -195,11 +195,10 @@ func newContext(ctx context.Context, c *config) (*Context, error) {
 			extras = e
 		}
 	}
-	opened, err := appendJSON([]byte(`{"extras":`), extras)
+	opened, err := appendOpenedParams(nil, extras)
 	if err != nil {
-		return nil, errors.Join(wrapError(ErrInvalidValue, err, "opened extras cannot be sent as JSON"), channel.Close())
+		return nil, errors.Join(err, channel.Close())
 	}
-	opened = append(opened, '}')
 	data, err := loadContext(ctx, c)
 	if err != nil {
 		failed := &Context{data: &ContextData{}, channel: channel}
