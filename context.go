@@ -2,7 +2,6 @@ package pipes
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"log/slog"
 	"maps"
@@ -43,7 +42,7 @@ type TimeWindow struct {
 
 func newNoopContext() *Context {
 	p := &Context{data: &ContextData{Extras: map[string]any{}}, noop: true}
-	p.logger = slog.New(discardHandler{})
+	p.logger = slog.New(slog.DiscardHandler)
 	return p
 }
 
@@ -260,10 +259,3 @@ func (p *Context) DecodeExtra(key string, target any) error {
 	}
 	return nil
 }
-
-type discardHandler struct{}
-
-func (discardHandler) Enabled(context.Context, slog.Level) bool  { return false }
-func (discardHandler) Handle(context.Context, slog.Record) error { return nil }
-func (h discardHandler) WithAttrs([]slog.Attr) slog.Handler      { return h }
-func (h discardHandler) WithGroup(string) slog.Handler           { return h }

@@ -35,15 +35,16 @@ const (
 	MetadataTimestamp          MetadataType = "timestamp"
 )
 
-// MetadataTypes lists every metadata type the protocol defines.
-var MetadataTypes = []MetadataType{
+// metadataTypes lists every metadata type the protocol defines. It is not
+// exported: appending to it would change what the API accepts.
+var metadataTypes = []MetadataType{
 	MetadataInfer, MetadataText, MetadataURL, MetadataPath, MetadataNotebook, MetadataJSON,
 	MetadataMarkdown, MetadataFloat, MetadataInt, MetadataBool, MetadataDagsterRun, MetadataAsset,
 	MetadataNull, MetadataTable, MetadataTableSchema, MetadataTableColumnLineage, MetadataTimestamp,
 }
 
 // Valid reports whether t is one of the protocol's metadata types.
-func (t MetadataType) Valid() bool { return slices.Contains(MetadataTypes, t) }
+func (t MetadataType) Valid() bool { return slices.Contains(metadataTypes, t) }
 
 // Metadata maps metadata labels to values. A value is either a
 // [MetadataValue] (made by one of the typed constructors such as [Text],
@@ -345,7 +346,7 @@ func appendMetadataEntry(dst []byte, key string, v any, method string) ([]byte, 
 	if !mv.Type.Valid() {
 		return dst, newError(ErrInvalidMetadata,
 			"Invalid value for parameter `metadata.%s.type` of `%s`. Expected one of `%s`, got `%s`.",
-			key, method, pyStrSetRepr(MetadataTypes), mv.Type)
+			key, method, pyStrSetRepr(metadataTypes), mv.Type)
 	}
 	dst, err := mv.appendRaw(dst)
 	if err != nil {

@@ -91,11 +91,21 @@ func WithWarningOutput(w io.Writer) Option { return func(c *config) { c.warnings
 // default sends every level, as the reference does.
 func WithLogLevel(l slog.Leveler) Option { return func(c *config) { c.logLevel = l } }
 
-// WithSignals sets the signals on which [Run] cancels the job's context;
-// the default is SIGINT and SIGTERM (what Dagster sends to stop a step).
-// No signals turns the handling off.
-func WithSignals(sigs ...os.Signal) Option {
+// WithSignals sets the signals on which [Run] cancels the job's context,
+// instead of the default SIGINT and SIGTERM (what Dagster sends to stop a
+// step). To turn the handling off, use [WithoutSignalHandling].
+func WithSignals(sig os.Signal, more ...os.Signal) Option {
+	sigs := append([]os.Signal{sig}, more...)
 	return func(c *config) { c.signals, c.signalsSet = sigs, true }
+}
+
+// WithoutSignalHandling makes [Run] leave SIGINT and SIGTERM alone: the
+// job's context is not cancelled by them and Go's default action (the
+// process ends at once, without a closed message) applies, as for a
+// program that does not use Run. It saves the os/signal set-up for a job
+// whose caller handles signals itself.
+func WithoutSignalHandling() Option {
+	return func(c *config) { c.signals, c.signalsSet = nil, true }
 }
 
 func newConfig(opts []Option) *config {

@@ -264,7 +264,7 @@ func (s *Session) Run(code func()) *Result {
 func (s *Session) RunJob(job func(ctx context.Context, p *pipes.Context) error, opts ...pipes.Option) *Result {
 	s.t.Helper()
 	return s.runInProcess(func(res *Result) {
-		res.Err = pipes.Run(s.t.Context(), job, append([]pipes.Option{pipes.WithSignals()}, opts...)...)
+		res.Err = pipes.Run(s.t.Context(), job, append([]pipes.Option{pipes.WithoutSignalHandling()}, opts...)...)
 	})
 }
 
