@@ -145,7 +145,7 @@ func TestMessageWriter(t *testing.T, newHarness func(t *testing.T) WriterHarness
 		for _, line := range splitLines(got) {
 			col.Add([]byte(line))
 		}
-		res := col.Result()
+		res := newResult(col.Result())
 		for _, err := range res.ProtocolErrors {
 			t.Errorf("%v", err)
 		}
