@@ -9,11 +9,15 @@ import (
 // MessageWriterChannel is where messages go: a file, a stream, a blob store.
 //
 // WriteMessage must write (or durably queue) the whole message before it
-// returns and must be safe for concurrent use; messages are never
-// interleaved. Close flushes what is queued and releases the channel; it is
-// called once, after the closed message, and later writes fail with an error
-// matching [ErrClosed]. The pipestest package checks an implementation
-// against these rules.
+// returns, since the caller may reuse msg.Params then, and must be safe for
+// concurrent use: a Context calls it from several goroutines at once,
+// holding no lock of its own, and messages must never be interleaved. Close
+// flushes what is queued and releases the channel; the Context calls it
+// once, after the closed message and after every other write has returned,
+// and later writes fail with an error matching [ErrClosed]. WriteMessage
+// and Close may log through the Context (the Context holds no lock while
+// they run). pipestest.TestChannel checks an implementation against each of
+// these rules.
 type MessageWriterChannel interface {
 	WriteMessage(msg Message) error
 	Close() error

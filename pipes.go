@@ -67,6 +67,7 @@ type config struct {
 	writer     MessageWriter
 	warnings   io.Writer
 	logLevel   slog.Leveler
+	logTime    bool
 	signals    []os.Signal
 	signalsSet bool
 }
@@ -90,6 +91,14 @@ func WithWarningOutput(w io.Writer) Option { return func(c *config) { c.warnings
 // WithLogLevel sets the lowest level that Context.Log sends to Dagster; the
 // default sends every level, as the reference does.
 func WithLogLevel(l slog.Leveler) Option { return func(c *config) { c.logLevel = l } }
+
+// WithLogTime makes Context.Log add each record's time to its message, as
+// " time=<RFC 3339>" after the text (a record with a zero time gets none).
+// Dagster stamps every log message when it reads it, so the default leaves
+// the time out, as the reference does; a job whose messages reach Dagster
+// late (a blob store uploads every 10 s) may want the time they were
+// logged. With it, the handler passes testing/slogtest.
+func WithLogTime() Option { return func(c *config) { c.logTime = true } }
 
 // WithSignals sets the signals on which [Run] cancels the job's context,
 // instead of the default SIGINT and SIGTERM (what Dagster sends to stop a
@@ -217,7 +226,7 @@ func newContext(ctx context.Context, c *config) (*Context, error) {
 	}
 	p := &Context{data: data, channel: channel, materialized: map[string]struct{}{}}
 	p.logLevel = c.logLevel
-	p.logger = slog.New(&handler{p: p, minLevel: c.logLevel})
+	p.logger = slog.New(&handler{p: p, minLevel: c.logLevel, time: c.logTime})
 
 	if err := channel.WriteMessage(Message{Method: MethodOpened, Params: opened}); err != nil {
 		return nil, errors.Join(fmt.Errorf("pipes: sending the opened message: %w", err), channel.Close())
