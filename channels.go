@@ -6,51 +6,18 @@ import (
 	"sync"
 )
 
-// Method is the method name of a Pipes message.
-type Method string
-
-// The message methods of the protocol.
-const (
-	MethodOpened                     Method = "opened"
-	MethodClosed                     Method = "closed"
-	MethodLog                        Method = "log"
-	MethodReportAssetMaterialization Method = "report_asset_materialization"
-	MethodReportAssetCheck           Method = "report_asset_check"
-	MethodReportCustomMessage        Method = "report_custom_message"
-	MethodLogExternalStream          Method = "log_external_stream"
-)
-
-// Message is one Pipes message on its way to a channel.
-type Message struct {
-	Method Method
-	// Params is the encoded JSON params object (or "null"). It may point
-	// into a buffer that is reused once WriteMessage returns: a channel that
-	// keeps the message must copy it (AppendJSON does).
-	Params []byte
-}
-
-// AppendJSON appends the message's wire form, without a newline:
-// {"__dagster_pipes_version":"0.1","method":…,"params":…}.
-func (m Message) AppendJSON(dst []byte) []byte {
-	dst = append(dst, `{"__dagster_pipes_version":"`+ProtocolVersion+`","method":`...)
-	dst = appendString(dst, string(m.Method))
-	dst = append(dst, `,"params":`...)
-	if len(m.Params) == 0 {
-		dst = append(dst, "null"...)
-	} else {
-		dst = append(dst, m.Params...)
-	}
-	return append(dst, '}')
-}
-
 // MessageWriterChannel is where messages go: a file, a stream, a blob store.
 //
 // WriteMessage must write (or durably queue) the whole message before it
-// returns and must be safe for concurrent use; messages are never
-// interleaved. Close flushes what is queued and releases the channel; it is
-// called once, after the closed message, and later writes fail with an error
-// matching [ErrClosed]. The pipestest package checks an implementation
-// against these rules.
+// returns, since the caller may reuse msg.Params then, and must be safe for
+// concurrent use: a Context calls it from several goroutines at once,
+// holding no lock of its own, and messages must never be interleaved. Close
+// flushes what is queued and releases the channel; the Context calls it
+// once, after the closed message and after every other write has returned,
+// and later writes fail with an error matching [ErrClosed]. WriteMessage
+// and Close may log through the Context (the Context holds no lock while
+// they run). pipestest.TestChannel checks an implementation against each of
+// these rules.
 type MessageWriterChannel interface {
 	WriteMessage(msg Message) error
 	Close() error

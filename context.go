@@ -2,10 +2,7 @@ package pipes
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
@@ -24,47 +21,18 @@ type Context struct {
 	data *ContextData
 	noop bool
 
+	channel MessageWriterChannel
+	// mu guards the write side's state: closed, inflight, materialized. It
+	// is never held while a channel method, user code or slog runs (see
+	// emit), so that any of them can log through this Context.
 	mu           sync.Mutex
-	channel      MessageWriterChannel
 	closed       bool
+	inflight     int           // messages being written to the channel now
+	drained      chan struct{} // closed when inflight drops to 0, while Close waits
 	materialized map[string]struct{}
-	buf          []byte // scratch buffer for message params, guarded by mu
 
 	logger   *slog.Logger
 	logLevel slog.Leveler // WithLogLevel's threshold; nil sends every level
-}
-
-// Severity is the severity of a failed asset check.
-type Severity string
-
-// The severities Dagster accepts.
-const (
-	SeverityError Severity = "ERROR"
-	SeverityWarn  Severity = "WARN"
-)
-
-// Materialization is what [Context.ReportAssetMaterialization] reports.
-type Materialization struct {
-	// AssetKey is the asset materialized; "" means the step's only asset.
-	AssetKey string
-	// DataVersion is the data version of the new value; "" means none.
-	DataVersion string
-	// Metadata is attached to the materialization.
-	Metadata Metadata
-}
-
-// AssetCheck is what [Context.ReportAssetCheck] reports.
-type AssetCheck struct {
-	// AssetKey is the asset checked; "" means the step's only asset.
-	AssetKey string
-	// CheckName is the check's name, as declared on the Dagster side.
-	CheckName string
-	// Passed says whether the check passed.
-	Passed bool
-	// Severity of a failure; "" means SeverityError.
-	Severity Severity
-	// Metadata is attached to the check's evaluation.
-	Metadata Metadata
 }
 
 // TimeWindow is the time window of a time-partitioned step.
@@ -74,7 +42,7 @@ type TimeWindow struct {
 
 func newNoopContext() *Context {
 	p := &Context{data: &ContextData{Extras: map[string]any{}}, noop: true}
-	p.logger = slog.New(discardHandler{})
+	p.logger = slog.New(slog.DiscardHandler)
 	return p
 }
 
@@ -291,286 +259,3 @@ func (p *Context) DecodeExtra(key string, target any) error {
 	}
 	return nil
 }
-
-// Log returns the logger whose records Dagster shows in its log, at the
-// matching level: DEBUG, INFO, WARNING, ERROR, and CRITICAL for
-// [LevelCritical] and above. Attributes are appended to the message as
-// key=value pairs. Records logged after Close are dropped.
-func (p *Context) Log() *slog.Logger { return p.logger }
-
-// LogMessage sends msg to Dagster's log at level (DEBUG, INFO, WARNING,
-// ERROR or CRITICAL, as for [Context.Log]) without going through slog: no
-// attributes, and none of slog's per-record work (caller and time capture).
-// It is the fastest way to log from a hot loop and, unlike a
-// *slog.Logger, it returns the error: [ErrClosed] after Close. A level
-// below WithLogLevel's threshold is dropped.
-func (p *Context) LogMessage(level slog.Level, msg string) error {
-	if p.logLevel != nil && level < p.logLevel.Level() {
-		return nil
-	}
-	return logText(p, levelName(level), msg, "")
-}
-
-// IsClosed reports whether the Context has been closed.
-func (p *Context) IsClosed() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.closed
-}
-
-// resolveAssetKey applies the reference's rules to the key passed to a
-// report method.
-func (p *Context) resolveAssetKey(key, method string) (string, error) {
-	keys := p.data.AssetKeys
-	if len(keys) > 0 {
-		if key != "" && !slices.Contains(keys, key) {
-			return "", newError(ErrInvalidAssetKey, "Invalid asset key. Expected one of `%s`, got `%s`.", pyStrListRepr(keys), key)
-		}
-		if key == "" {
-			if len(keys) != 1 {
-				return "", newError(ErrInvalidAssetKey,
-					"Calling `%s` without passing an asset key is undefined. Current step targets multiple assets.", method)
-			}
-			key = keys[0]
-		}
-	}
-	if key == "" {
-		return "", newError(ErrInvalidAssetKey,
-			"Calling `%s` without passing an asset key is undefined. Current step does not target a specific asset.", method)
-	}
-	return key, nil
-}
-
-// send writes one message whose params are in p.buf. The caller holds p.mu.
-func (p *Context) send(method Method) error {
-	return p.channel.WriteMessage(Message{Method: method, Params: p.buf})
-}
-
-func (p *Context) closedError() error {
-	return &Error{Kind: ErrClosed, Msg: "Cannot send message after pipes context is closed."}
-}
-
-// lockOpen locks p for writing a message; once p is closed it does not
-// lock and returns the reference's closed error.
-func (p *Context) lockOpen() error {
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		return p.closedError()
-	}
-	return nil
-}
-
-// ReportAssetMaterialization tells Dagster that an asset was materialized.
-// An asset can be reported once per step; a second report for the same key
-// is refused with [ErrAlreadyMaterialized]. Invalid metadata (NaN, an
-// unknown type, a value that is not JSON) is refused with
-// [ErrInvalidMetadata] and nothing is written.
-func (p *Context) ReportAssetMaterialization(m Materialization) error {
-	const method = "report_asset_materialization"
-	if p.noop {
-		return nil
-	}
-	if err := p.lockOpen(); err != nil {
-		return err
-	}
-	defer p.mu.Unlock()
-	key, err := p.resolveAssetKey(m.AssetKey, method)
-	if err != nil {
-		return err
-	}
-	if _, done := p.materialized[key]; done {
-		return newError(ErrAlreadyMaterialized,
-			"Calling `%s` with asset key `%s` is undefined. Asset has already been materialized, so no additional data can be reported for it.", method, key)
-	}
-	b := append(p.buf[:0], `{"asset_key":`...)
-	b = appendString(b, key)
-	b = append(b, `,"data_version":`...)
-	if m.DataVersion == "" {
-		b = append(b, "null"...)
-	} else {
-		b = appendString(b, m.DataVersion)
-	}
-	b = append(b, `,"metadata":`...)
-	b, err = appendMetadata(b, m.Metadata, method)
-	p.buf = b
-	if err != nil {
-		return err
-	}
-	p.buf = append(p.buf, '}')
-	if err := p.send(MethodReportAssetMaterialization); err != nil {
-		return err
-	}
-	p.materialized[key] = struct{}{}
-	return nil
-}
-
-// ReportAssetCheck tells Dagster the result of an asset check.
-func (p *Context) ReportAssetCheck(c AssetCheck) error {
-	const method = "report_asset_check"
-	if p.noop {
-		return nil
-	}
-	severity := c.Severity
-	if severity == "" {
-		severity = SeverityError
-	}
-	if severity != SeverityError && severity != SeverityWarn {
-		return newError(ErrInvalidValue,
-			"Invalid value for parameter `severity` of `%s`. Expected one of `['ERROR', 'WARN']`, got `%s`.", method, severity)
-	}
-	if c.CheckName == "" {
-		return newError(ErrInvalidValue, "Invalid value for parameter `check_name` of `%s`: the check name is required.", method)
-	}
-	if err := p.lockOpen(); err != nil {
-		return err
-	}
-	defer p.mu.Unlock()
-	key, err := p.resolveAssetKey(c.AssetKey, method)
-	if err != nil {
-		return err
-	}
-	b := append(p.buf[:0], `{"asset_key":`...)
-	b = appendString(b, key)
-	b = append(b, `,"check_name":`...)
-	b = appendString(b, c.CheckName)
-	b = append(b, `,"passed":`...)
-	b = appendBool(b, c.Passed)
-	b = append(b, `,"metadata":`...)
-	b, err = appendMetadata(b, c.Metadata, method)
-	p.buf = b
-	if err != nil {
-		return err
-	}
-	p.buf = append(p.buf, `,"severity":`...)
-	p.buf = appendString(p.buf, string(severity))
-	p.buf = append(p.buf, '}')
-	return p.send(MethodReportAssetCheck)
-}
-
-// ReportCustomMessage sends any JSON value to Dagster, where it is returned
-// by get_custom_messages() on the Dagster side. Go floats keep a decimal
-// point so that Python reads them as floats; a payload that cannot be JSON
-// (NaN, channels, functions) is refused with [ErrInvalidValue].
-func (p *Context) ReportCustomMessage(payload any) error {
-	if p.noop {
-		return nil
-	}
-	if err := p.lockOpen(); err != nil {
-		return err
-	}
-	defer p.mu.Unlock()
-	b, err := appendJSON(append(p.buf[:0], `{"payload":`...), payload)
-	p.buf = b
-	if err != nil {
-		return wrapError(ErrInvalidValue, err, "Invalid payload for `report_custom_message`: it cannot be sent as JSON")
-	}
-	p.buf = append(p.buf, '}')
-	return p.send(MethodReportCustomMessage)
-}
-
-// LogExternalStream forwards text written to the process's stdout or
-// stderr (stream is [StreamStdout] or [StreamStderr]); Dagster writes it to
-// its own stream verbatim.
-func (p *Context) LogExternalStream(stream, text string, extras map[string]any) error {
-	if p.noop {
-		return nil
-	}
-	if stream != StreamStdout && stream != StreamStderr {
-		return newError(ErrInvalidValue,
-			"Invalid value for parameter `stream` of `log_external_stream`. Expected one of `['stderr', 'stdout']`, got `%s`.", stream)
-	}
-	if err := p.lockOpen(); err != nil {
-		return err
-	}
-	defer p.mu.Unlock()
-	b := append(p.buf[:0], `{"stream":`...)
-	b = appendString(b, stream)
-	b = append(b, `,"text":`...)
-	b = appendString(b, text)
-	b = append(b, `,"extras":`...)
-	if extras == nil {
-		b = append(b, "{}"...)
-	} else {
-		var err error
-		if b, err = appendStringMap(b, extras); err != nil {
-			p.buf = b
-			return wrapError(ErrInvalidValue, err, "Invalid extras for `log_external_stream`: they cannot be sent as JSON")
-		}
-	}
-	p.buf = append(b, '}')
-	return p.send(MethodLogExternalStream)
-}
-
-// logText writes a log message whose text is msg followed by suffix
-// (already escaped for the inside of a JSON string: the handler's formatted
-// attributes), encoded straight into the Context's buffer.
-func logText[S ~string | ~[]byte](p *Context, level, msg string, suffix S) error {
-	if p.noop {
-		return nil
-	}
-	if err := p.lockOpen(); err != nil {
-		return err
-	}
-	defer p.mu.Unlock()
-	b := append(p.buf[:0], `{"message":"`...)
-	b = appendStringContent(b, msg)
-	b = append(b, suffix...)
-	b = append(b, `","level":"`...)
-	b = append(b, level...)
-	p.buf = append(b, '"', '}')
-	return p.send(MethodLog)
-}
-
-// Close sends the closed message and closes the channel. It is idempotent:
-// later calls do nothing and return nil. Reports after Close fail with
-// [ErrClosed].
-func (p *Context) Close() error { return p.CloseWithError(nil) }
-
-// CloseWithError is Close for a job that failed: the closed message carries
-// err as a Dagster exception (see [NewException]), which Dagster records
-// with the run. A nil err is a plain Close.
-func (p *Context) CloseWithError(err error) error {
-	return p.closeWith(exceptionAt(err, 0))
-}
-
-func (p *Context) closeWith(exc *Exception) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return nil
-	}
-	p.closed = true
-	if p.noop {
-		return nil
-	}
-	var writeErr error
-	if exc == nil {
-		p.buf = append(p.buf[:0], "{}"...)
-	} else {
-		raw, err := json.Marshal(struct {
-			Exception *Exception `json:"exception"`
-		}{exc})
-		if err != nil {
-			// Cannot happen: Exception holds only strings.
-			raw = []byte("{}")
-		}
-		p.buf = append(p.buf[:0], raw...)
-	}
-	writeErr = p.send(MethodClosed)
-	closeErr := p.channel.Close()
-	if writeErr != nil {
-		writeErr = fmt.Errorf("pipes: sending the closed message: %w", writeErr)
-	}
-	if closeErr != nil {
-		closeErr = fmt.Errorf("pipes: closing the message channel: %w", closeErr)
-	}
-	return errors.Join(writeErr, closeErr)
-}
-
-type discardHandler struct{}
-
-func (discardHandler) Enabled(context.Context, slog.Level) bool  { return false }
-func (discardHandler) Handle(context.Context, slog.Record) error { return nil }
-func (h discardHandler) WithAttrs([]slog.Attr) slog.Handler      { return h }
-func (h discardHandler) WithGroup(string) slog.Handler           { return h }

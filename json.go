@@ -13,12 +13,15 @@ import (
 	"unicode/utf8"
 )
 
-// This file holds the append-style JSON encoder used for everything this
-// package writes. It differs from encoding/json in the ways the protocol
-// needs: a Go float always carries a decimal point or an exponent (so that
-// Python reads 1.0 as a float, not an int), NaN and infinities are errors
-// that name where they were found, and map keys are sorted. Values it does
-// not know (structs, custom types) go through encoding/json.
+// This file holds the append-style JSON encoder used for every value this
+// package writes (the message encoders of messages.go call it). It differs
+// from encoding/json in the ways the protocol needs: a Go float always
+// carries a decimal point or an exponent (so that Python reads 1.0 as a
+// float, not an int), NaN and infinities are errors that name where they
+// were found, and map keys are sorted. Structs are encoded field by field
+// with their json tags (json_struct.go), so that the same rules hold inside
+// them. Only a value's own json.Marshaler (and []byte, as base64) goes
+// through encoding/json; a TextMarshaler is written as a string.
 
 var errUnsupportedFloat = errors.New("NaN and infinite floats cannot be represented in JSON")
 
@@ -113,8 +116,11 @@ func appendJSON(dst []byte, v any) ([]byte, error) {
 	case time.Time:
 		// A time is written the way encoding/json writes it (RFC 3339).
 		return appendString(dst, x.Format(time.RFC3339Nano)), nil
-	case MetadataValue:
-		return x.appendJSON(dst)
+	case rawAppender:
+		if rv := reflect.ValueOf(x); rv.Kind() == reflect.Pointer && rv.IsNil() {
+			return append(dst, "null"...), nil
+		}
+		return x.appendRaw(dst)
 	case json.Marshaler:
 		return appendMarshaler(dst, x)
 	case encoding.TextMarshaler:
@@ -139,8 +145,8 @@ func appendMarshaler(dst []byte, m json.Marshaler) ([]byte, error) {
 }
 
 // appendReflect handles named and composite types the fast path does not:
-// slices, arrays, maps with string keys, pointers, and named basic types.
-// Structs go through encoding/json so that their tags are honoured.
+// slices, arrays, maps with string keys, pointers, named basic types, and
+// structs (through appendStruct, which honours their json tags).
 func appendReflect(dst []byte, rv reflect.Value) ([]byte, error) {
 	switch rv.Kind() {
 	case reflect.Invalid:

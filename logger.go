@@ -34,6 +34,8 @@ func levelName(l slog.Level) string {
 type handler struct {
 	p        *Context
 	minLevel slog.Leveler
+	// time adds the record's time after the message (WithLogTime).
+	time bool
 	// attrs is the text of the attributes from WithAttrs, each with its
 	// leading space, already escaped for the inside of a JSON string.
 	attrs string
@@ -49,13 +51,19 @@ func (h *handler) Enabled(_ context.Context, l slog.Level) bool {
 
 func (h *handler) Handle(_ context.Context, r slog.Record) error {
 	level := levelName(r.Level)
-	if r.NumAttrs() == 0 {
+	withTime := h.time && !r.Time.IsZero()
+	if r.NumAttrs() == 0 && !withTime {
 		return logText(h.p, level, r.Message, h.attrs)
 	}
 	// The record's attributes are formatted before the Context is locked:
 	// resolving a LogValuer runs user code, which must not run under it.
 	bp := bufPool.Get().(*[]byte)
-	b := append((*bp)[:0], h.attrs...)
+	b := (*bp)[:0]
+	if withTime {
+		b = append(b, " time="...)
+		b = r.Time.AppendFormat(b, time.RFC3339Nano)
+	}
+	b = append(b, h.attrs...)
 	r.Attrs(func(a slog.Attr) bool {
 		b = appendAttr(b, h.group, a)
 		return true

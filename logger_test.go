@@ -4,7 +4,10 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strconv"
+	"strings"
 	"testing"
+	"testing/slogtest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -78,4 +81,93 @@ func TestLogMessage(t *testing.T) {
 	noop, err := New(context.Background(), WithParamsLoader(MappingParamsLoader{}), WithWarningOutput(io.Discard))
 	require.NoError(t, err)
 	assert.NoError(t, noop.LogMessage(slog.LevelInfo, "nowhere"))
+}
+
+// The handler behind Context.Log passes the standard library's conformance
+// test for slog handlers. Each record is read back from the message Dagster
+// receives: the level from its params, the text parsed as
+// "msg time=… key=value group.key=value".
+func TestHandlerPassesSlogtest(t *testing.T) {
+	var read func() []wireMessage
+	slogtest.Run(t, func(t *testing.T) slog.Handler {
+		var p *Context
+		p, read = newTestContext(t, testData(), WithLogTime())
+		t.Cleanup(func() { _ = p.Close() })
+		return p.Log().Handler()
+	}, func(t *testing.T) map[string]any {
+		msgs := read()
+		require.Len(t, msgs, 2, "opened and one log message")
+		require.Equal(t, "log", msgs[1].Method)
+		m := parseLogText(t, msgs[1].Params["message"].(string))
+		m[slog.LevelKey] = msgs[1].Params["level"]
+		return m
+	})
+}
+
+// parseLogText parses the text of a log message back into slogtest's map.
+func parseLogText(t *testing.T, text string) map[string]any {
+	t.Helper()
+	out := map[string]any{}
+	fields := splitLogFields(text)
+	out[slog.MessageKey] = fields[0]
+	for _, f := range fields[1:] {
+		k, v, ok := strings.Cut(f, "=")
+		require.True(t, ok, "field %q of %q", f, text)
+		if uq, err := strconv.Unquote(v); err == nil {
+			v = uq
+		}
+		m := out
+		parts := strings.Split(k, ".")
+		for _, g := range parts[:len(parts)-1] {
+			sub, ok := m[g].(map[string]any)
+			if !ok {
+				sub = map[string]any{}
+				m[g] = sub
+			}
+			m = sub
+		}
+		m[parts[len(parts)-1]] = v
+	}
+	return out
+}
+
+// splitLogFields splits on spaces outside double quotes.
+func splitLogFields(s string) []string {
+	var out []string
+	var cur strings.Builder
+	quoted, escaped := false, false
+	for _, r := range s {
+		switch {
+		case escaped:
+			escaped = false
+		case quoted && r == '\\':
+			escaped = true
+		case r == '"':
+			quoted = !quoted
+		case r == ' ' && !quoted:
+			out = append(out, cur.String())
+			cur.Reset()
+			continue
+		}
+		cur.WriteRune(r)
+	}
+	return append(out, cur.String())
+}
+
+func TestLogTimeOption(t *testing.T) {
+	p, read := newTestContext(t, testData())
+	p.Log().Info("no time by default")
+	require.NoError(t, p.Close())
+	assert.Equal(t, "no time by default", read()[1].Params["message"])
+
+	p, read = newTestContext(t, testData(), WithLogTime())
+	at := time.Date(2024, 3, 1, 12, 0, 0, 5, time.UTC)
+	r := slog.NewRecord(at, slog.LevelInfo, "timed", 0)
+	r.AddAttrs(slog.Int("n", 1))
+	require.NoError(t, p.Log().Handler().Handle(context.Background(), r))
+	require.NoError(t, p.Log().Handler().Handle(context.Background(), slog.NewRecord(time.Time{}, slog.LevelInfo, "zero time", 0)))
+	require.NoError(t, p.Close())
+	msgs := read()
+	assert.Equal(t, "timed time=2024-03-01T12:00:00.000000005Z n=1", msgs[1].Params["message"])
+	assert.Equal(t, "zero time", msgs[2].Params["message"])
 }

@@ -35,15 +35,16 @@ const (
 	MetadataTimestamp          MetadataType = "timestamp"
 )
 
-// MetadataTypes lists every metadata type the protocol defines.
-var MetadataTypes = []MetadataType{
+// metadataTypes lists every metadata type the protocol defines. It is not
+// exported: appending to it would change what the API accepts.
+var metadataTypes = []MetadataType{
 	MetadataInfer, MetadataText, MetadataURL, MetadataPath, MetadataNotebook, MetadataJSON,
 	MetadataMarkdown, MetadataFloat, MetadataInt, MetadataBool, MetadataDagsterRun, MetadataAsset,
 	MetadataNull, MetadataTable, MetadataTableSchema, MetadataTableColumnLineage, MetadataTimestamp,
 }
 
 // Valid reports whether t is one of the protocol's metadata types.
-func (t MetadataType) Valid() bool { return slices.Contains(MetadataTypes, t) }
+func (t MetadataType) Valid() bool { return slices.Contains(metadataTypes, t) }
 
 // Metadata maps metadata labels to values. A value is either a
 // [MetadataValue] (made by one of the typed constructors such as [Text],
@@ -61,7 +62,16 @@ type MetadataValue struct {
 	Raw any
 }
 
-func (v MetadataValue) appendJSON(dst []byte) ([]byte, error) {
+// rawAppender is the metadata encoder's one entry point: implemented by
+// MetadataValue ({"raw_value", "type"}) and by the raw values of the
+// structured types (Table, TableSchema, TableColumnLineage), it is used
+// wherever such a value is written (a metadata entry, a value nested in a
+// JSON or custom payload, MarshalJSON), so that each is written one way.
+type rawAppender interface {
+	appendRaw(dst []byte) ([]byte, error)
+}
+
+func (v MetadataValue) appendRaw(dst []byte) ([]byte, error) {
 	dst = append(dst, `{"raw_value":`...)
 	var err error
 	if dst, err = appendJSON(dst, v.Raw); err != nil {
@@ -73,7 +83,7 @@ func (v MetadataValue) appendJSON(dst []byte) ([]byte, error) {
 }
 
 // MarshalJSON encodes v as Dagster reads it.
-func (v MetadataValue) MarshalJSON() ([]byte, error) { return v.appendJSON(nil) }
+func (v MetadataValue) MarshalJSON() ([]byte, error) { return v.appendRaw(nil) }
 
 // Infer wraps any JSON value to be typed by Dagster (see [MetadataInfer]).
 func Infer(v any) MetadataValue { return MetadataValue{MetadataInfer, v} }
@@ -191,10 +201,10 @@ func (t Table) appendRaw(dst []byte) ([]byte, error) {
 	return append(dst, '}'), nil
 }
 
-func (s TableSchema) appendRaw(dst []byte) []byte {
+func (s TableSchema) appendRaw(dst []byte) ([]byte, error) {
 	dst = append(dst, `{"columns":`...)
 	dst = appendColumns(dst, s.Columns)
-	return append(dst, '}')
+	return append(dst, '}'), nil
 }
 
 func appendColumns(dst []byte, cols []TableColumn) []byte {
@@ -233,7 +243,7 @@ func appendColumns(dst []byte, cols []TableColumn) []byte {
 	return append(dst, ']')
 }
 
-func (l TableColumnLineage) appendRaw(dst []byte) []byte {
+func (l TableColumnLineage) appendRaw(dst []byte) ([]byte, error) {
 	dst = append(dst, `{"deps_by_column":{`...)
 	for i, col := range sortedKeys(l.DepsByColumn) {
 		if i > 0 {
@@ -255,7 +265,7 @@ func (l TableColumnLineage) appendRaw(dst []byte) []byte {
 		}
 		dst = append(dst, ']')
 	}
-	return append(dst, "}}"...)
+	return append(dst, "}}"...), nil
 }
 
 func appendBool(dst []byte, b bool) []byte {
@@ -269,10 +279,10 @@ func appendBool(dst []byte, b bool) []byte {
 func (t Table) MarshalJSON() ([]byte, error) { return t.appendRaw(nil) }
 
 // MarshalJSON encodes s as Dagster's raw table-schema value.
-func (s TableSchema) MarshalJSON() ([]byte, error) { return s.appendRaw(nil), nil }
+func (s TableSchema) MarshalJSON() ([]byte, error) { return s.appendRaw(nil) }
 
 // MarshalJSON encodes l as Dagster's raw column-lineage value.
-func (l TableColumnLineage) MarshalJSON() ([]byte, error) { return l.appendRaw(nil), nil }
+func (l TableColumnLineage) MarshalJSON() ([]byte, error) { return l.appendRaw(nil) }
 
 // AssetKeyPath splits an escaped asset-key string into its parts: "/"
 // separates parts and a backslash escapes the next character ("a\/b/c" is
@@ -336,27 +346,14 @@ func appendMetadataEntry(dst []byte, key string, v any, method string) ([]byte, 
 	if !mv.Type.Valid() {
 		return dst, newError(ErrInvalidMetadata,
 			"Invalid value for parameter `metadata.%s.type` of `%s`. Expected one of `%s`, got `%s`.",
-			key, method, pyStrSetRepr(MetadataTypes), mv.Type)
+			key, method, pyStrSetRepr(metadataTypes), mv.Type)
 	}
-	dst = append(dst, `{"raw_value":`...)
-	var err error
-	switch raw := mv.Raw.(type) {
-	case Table:
-		dst, err = raw.appendRaw(dst)
-	case TableSchema:
-		dst = raw.appendRaw(dst)
-	case TableColumnLineage:
-		dst = raw.appendRaw(dst)
-	default:
-		dst, err = appendJSON(dst, raw)
-	}
+	dst, err := mv.appendRaw(dst)
 	if err != nil {
 		return dst, wrapError(ErrInvalidMetadata, err,
 			"Invalid value for metadata `%s` of `%s` (type %s): it cannot be sent as JSON", key, method, mv.Type)
 	}
-	dst = append(dst, `,"type":`...)
-	dst = appendString(dst, string(mv.Type))
-	return append(dst, '}'), nil
+	return dst, nil
 }
 
 // pyStrSetRepr formats names like a Python set of strings, sorted so that the

@@ -139,8 +139,8 @@ func TestInvalidMetadataWritesNothing(t *testing.T) {
 }
 
 func TestMetadataTypesAreTheProtocols(t *testing.T) {
-	assert.Len(t, MetadataTypes, 17)
-	for _, ty := range MetadataTypes {
+	assert.Len(t, metadataTypes, 17)
+	for _, ty := range metadataTypes {
 		assert.True(t, ty.Valid())
 	}
 	assert.False(t, MetadataType("job").Valid())

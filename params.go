@@ -17,10 +17,6 @@ const (
 	MessagesFlag   = "--dagster-pipes-messages"
 )
 
-// ProtocolVersion is the version of the Pipes protocol this package speaks,
-// sent in every message.
-const ProtocolVersion = "0.1"
-
 // Params is a decoded params object: what a context injector or message
 // reader on the Dagster side handed over, for a [ContextLoader] or
 // [MessageWriter] to use. Numbers are [json.Number].

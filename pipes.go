@@ -68,6 +68,7 @@ type config struct {
 	writer     MessageWriter
 	warnings   io.Writer
 	logLevel   slog.Leveler
+	logTime    bool
 	signals    []os.Signal
 	signalsSet bool
 }
@@ -92,11 +93,29 @@ func WithWarningOutput(w io.Writer) Option { return func(c *config) { c.warnings
 // default sends every level, as the reference does.
 func WithLogLevel(l slog.Leveler) Option { return func(c *config) { c.logLevel = l } }
 
-// WithSignals sets the signals on which [Run] cancels the job's context;
-// the default is SIGINT and SIGTERM (what Dagster sends to stop a step).
-// No signals turns the handling off.
-func WithSignals(sigs ...os.Signal) Option {
+// WithLogTime makes Context.Log add each record's time to its message, as
+// " time=<RFC 3339>" after the text (a record with a zero time gets none).
+// Dagster stamps every log message when it reads it, so the default leaves
+// the time out, as the reference does; a job whose messages reach Dagster
+// late (a blob store uploads every 10 s) may want the time they were
+// logged. With it, the handler passes testing/slogtest.
+func WithLogTime() Option { return func(c *config) { c.logTime = true } }
+
+// WithSignals sets the signals on which [Run] cancels the job's context,
+// instead of the default SIGINT and SIGTERM (what Dagster sends to stop a
+// step). To turn the handling off, use [WithoutSignalHandling].
+func WithSignals(sig os.Signal, more ...os.Signal) Option {
+	sigs := append([]os.Signal{sig}, more...)
 	return func(c *config) { c.signals, c.signalsSet = sigs, true }
+}
+
+// WithoutSignalHandling makes [Run] leave SIGINT and SIGTERM alone: the
+// job's context is not cancelled by them and Go's default action (the
+// process ends at once, without a closed message) applies, as for a
+// program that does not use Run. It saves the os/signal set-up for a job
+// whose caller handles signals itself.
+func WithoutSignalHandling() Option {
+	return func(c *config) { c.signals, c.signalsSet = nil, true }
 }
 
 func newConfig(opts []Option) *config {
@@ -216,11 +235,10 @@ func newContext(ctx context.Context, c *config) (*Context, error) {
 			extras = e
 		}
 	}
-	opened, err := appendJSON([]byte(`{"extras":`), extras)
+	opened, err := appendOpenedParams(nil, extras)
 	if err != nil {
-		return nil, errors.Join(wrapError(ErrInvalidValue, err, "opened extras cannot be sent as JSON"), channel.Close())
+		return nil, errors.Join(err, channel.Close())
 	}
-	opened = append(opened, '}')
 	data, err := loadContext(ctx, c)
 	if err != nil {
 		failed := &Context{data: &ContextData{}, channel: channel}
@@ -229,7 +247,7 @@ func newContext(ctx context.Context, c *config) (*Context, error) {
 	}
 	p := &Context{data: data, channel: channel, materialized: map[string]struct{}{}}
 	p.logLevel = c.logLevel
-	p.logger = slog.New(&handler{p: p, minLevel: c.logLevel})
+	p.logger = slog.New(&handler{p: p, minLevel: c.logLevel, time: c.logTime})
 
 	if err := channel.WriteMessage(Message{Method: MethodOpened, Params: opened}); err != nil {
 		return nil, errors.Join(fmt.Errorf("pipes: sending the opened message: %w", err), channel.Close())

@@ -1,12 +1,15 @@
 package pipes
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 )
 
 // Params keys of Dagster's Prefect logs reader (dagster-prefect).
@@ -61,15 +64,34 @@ func (w PrefectLogsMessageWriter) Open(_ context.Context, params Params) (Messag
 	return &loggerChannel{logger: logger, limit: limit}, nil
 }
 
+// ErrLoggerLoop is returned by the Prefect writer's channel when its logger
+// sends its records back into the Pipes Context it writes for (as after
+// slog.SetDefault(p.Log()) with a nil Logger): such messages can never reach
+// Prefect, and forwarding them would loop.
+var ErrLoggerLoop = errors.New("pipes: the Prefect writer's logger sends its records back into this Pipes context (after slog.SetDefault(p.Log())?): messages cannot reach Prefect; give PrefectLogsMessageWriter a Logger that ships to Prefect's API")
+
 type loggerChannel struct {
-	mu     sync.Mutex
 	logger *slog.Logger
 	limit  int
+
+	// shipping is the message being handed to the logger now, escaped as
+	// it appears inside a log message's text. A log message that contains
+	// it, arriving while it ships, is the logger's own record coming back
+	// (the Context no longer holds its lock while a channel writes, so the
+	// record reaches this channel instead of deadlocking).
+	shipping atomic.Pointer[[]byte]
+	looped   atomic.Bool
+
+	mu     sync.Mutex // serialises the logger calls, so messages keep their order
 	line   []byte
 	closed bool
 }
 
 func (c *loggerChannel) WriteMessage(msg Message) error {
+	if s := c.shipping.Load(); s != nil && msg.Method == MethodLog && bytes.Contains(msg.Params, *s) {
+		c.looped.Store(true)
+		return ErrLoggerLoop
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -79,7 +101,15 @@ func (c *loggerChannel) WriteMessage(msg Message) error {
 	if len(c.line) > c.limit {
 		c.line = oversizeReplacement(msg, len(c.line), c.limit).AppendJSON(c.line[:0])
 	}
-	c.logger.Info(string(c.line))
+	text := string(c.line)
+	escaped := appendStringContent(nil, text)
+	c.looped.Store(false)
+	c.shipping.Store(&escaped)
+	c.logger.Info(text)
+	c.shipping.Store(nil)
+	if c.looped.Load() {
+		return ErrLoggerLoop
+	}
 	return nil
 }
 
@@ -103,15 +133,11 @@ func oversizeReplacement(msg Message, size, limit int) Message {
 			} `json:"exception"`
 		}
 		_ = json.Unmarshal(msg.Params, &params)
-		var name any
-		if params.Exception != nil && params.Exception.Name != nil {
-			name = *params.Exception.Name
+		var name *string
+		if params.Exception != nil {
+			name = params.Exception.Name
 		}
-		b, _ := appendJSON(nil, map[string]any{"exception": map[string]any{
-			"message": text, "stack": []any{}, "name": name, "cause": nil, "context": nil,
-		}})
-		return Message{Method: MethodClosed, Params: b}
+		return Message{Method: MethodClosed, Params: appendDroppedClosedParams(nil, name, text)}
 	}
-	b := append(appendString([]byte(`{"message":`), text), `,"level":"ERROR"}`...)
-	return Message{Method: MethodLog, Params: b}
+	return Message{Method: MethodLog, Params: appendLogParams(nil, "ERROR", text, "")}
 }

@@ -211,3 +211,9 @@ func TestRunStackFromWrappedWithStack(t *testing.T) {
 	assert.Contains(t, stack[len(stack)-1], "TestRunStackFromWrappedWithStack.func1", "the top-level exception shows where the error was made")
 	assert.Equal(t, stack, exc["cause"].(map[string]any)["stack"])
 }
+
+func TestSignalOptions(t *testing.T) {
+	assert.Equal(t, []os.Signal{os.Interrupt, syscall.SIGTERM}, newConfig(nil).signals, "the default: what Dagster sends to stop a step")
+	assert.Empty(t, newConfig([]Option{WithoutSignalHandling()}).signals)
+	assert.Equal(t, []os.Signal{syscall.SIGUSR1, syscall.SIGHUP}, newConfig([]Option{WithSignals(syscall.SIGUSR1, syscall.SIGHUP)}).signals)
+}

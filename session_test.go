@@ -19,7 +19,7 @@ func sessionOpts(t *testing.T, data map[string]any) ([]Option, func() []wireMess
 	t.Helper()
 	msgPath := filepath.Join(t.TempDir(), "messages")
 	boot := bootstrap(t, map[string]any{"data": data}, map[string]any{"path": msgPath})
-	return []Option{WithParamsLoader(MappingParamsLoader{Mapping: boot}), WithSignals()},
+	return []Option{WithParamsLoader(MappingParamsLoader{Mapping: boot}), WithoutSignalHandling()},
 		func() []wireMessage { return readMessages(t, msgPath) }
 }
 
@@ -91,7 +91,7 @@ func TestRunAfterNotLaunchedSession(t *testing.T) {
 	require.NoError(t, Run(context.Background(), func(_ context.Context, p *Context) error {
 		assert.False(t, p.IsOrchestrated())
 		return nil
-	}, WithParamsLoader(MappingParamsLoader{}), WithWarningOutput(&warn), WithSignals()))
+	}, WithParamsLoader(MappingParamsLoader{}), WithWarningOutput(&warn), WithoutSignalHandling()))
 	assert.Contains(t, warn.String(), NotLaunchedWarning)
 
 	opts, read := sessionOpts(t, testData("a"))

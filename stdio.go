@@ -56,11 +56,8 @@ type capturingChannel struct {
 }
 
 func (c *capturingChannel) sendStream(stream string, text []byte) {
-	b := append(make([]byte, 0, len(text)+64), `{"stream":`...)
-	b = appendString(b, stream)
-	b = append(b, `,"text":"`...)
-	b = appendStringContent(b, text)
-	b = append(b, `","extras":{}}`...)
+	// Captured bytes and a known stream name: encoding cannot fail.
+	b, _ := appendExternalStreamParams(make([]byte, 0, len(text)+64), stream, text, nil)
 	_ = c.MessageWriterChannel.WriteMessage(Message{Method: MethodLogExternalStream, Params: b})
 }
 

@@ -352,7 +352,7 @@ func TestLargePayloadThroughContext(t *testing.T) {
 		}}),
 		pipes.WithContextLoader(azurepipes.ContextLoader{Client: client}),
 		pipes.WithMessageWriter(azurepipes.MessageWriter{Client: client, Options: noTicks}),
-		pipes.WithSignals())
+		pipes.WithoutSignalHandling())
 	require.NoError(t, err)
 	require.Equal(t, "run-1", pc.RunID())
 

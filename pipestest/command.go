@@ -56,7 +56,7 @@ func (s *Session) RunCommand(cmd *exec.Cmd) *Result {
 			s.t.Fatalf("pipestest: reading the messages: %v", err)
 		}
 	}
-	res := col.Result()
+	res := newResult(col.Result())
 	res.Err = runErr
 	res.Stdout, res.Stderr = stdout.String(), stderr.String()
 	var exitErr *exec.ExitError

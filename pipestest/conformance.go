@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -27,13 +28,20 @@ type ChannelHarness struct {
 	ReadBack func() ([]byte, error)
 }
 
-// TestChannel checks a MessageWriterChannel against the contract the pipes
-// package relies on, each check in its own subtest: every message arrives
-// whole, byte for byte, one per line, in the order written; concurrent
-// writers never interleave or lose messages; WriteMessage does not keep the
-// Params buffer it was given; Close delivers everything written before it;
-// and a write after Close neither panics nor gets delivered after the
-// messages written before Close.
+// TestChannel checks a MessageWriterChannel against each sentence of the
+// contract the pipes package relies on (see [pipes.MessageWriterChannel]),
+// each check in its own subtest:
+//
+//   - "whole messages": every message arrives whole, byte for byte, one per
+//     line (long lines, escapes and non-ASCII text included);
+//   - "order": messages arrive in the order written;
+//   - "params buffer reused": WriteMessage writes or queues the message
+//     before it returns, so the caller may reuse the Params buffer then;
+//   - "concurrent writes": concurrent writers never interleave, lose,
+//     duplicate or reorder one another's messages;
+//   - "close delivers everything": Close flushes what is queued;
+//   - "write after close": a later WriteMessage fails with an error
+//     matching pipes.ErrClosed, does not panic, and is not delivered.
 //
 // newHarness is called once per subtest and must return a new channel. For
 // a channel that writes a file:
@@ -162,7 +170,7 @@ func TestMessageWriter(t *testing.T, newHarness func(t *testing.T) WriterHarness
 		for _, line := range splitLines(got) {
 			col.Add([]byte(line))
 		}
-		res := col.Result()
+		res := newResult(col.Result())
 		for _, err := range res.ProtocolErrors {
 			t.Errorf("%v", err)
 		}
@@ -346,18 +354,19 @@ var channelChecks = []channelCheck{
 		msgs := []pipes.Message{{Method: pipes.MethodClosed, Params: []byte(`{}`)}}
 		writeAll(t, h.Channel, msgs)
 		closeChannel(t, h.Channel)
+		var err error
 		func() {
 			defer func() {
 				if v := recover(); v != nil {
 					t.Errorf("WriteMessage after Close panicked: %v", v)
 				}
 			}()
-			_ = h.Channel.WriteMessage(testMessage(0, 1, "after close"))
+			err = h.Channel.WriteMessage(testMessage(0, 1, "after close"))
 		}()
-		lines := readBack(t, h)
-		if len(lines) == 0 || lines[0] != wire(msgs[0]) {
-			t.Errorf("delivered %q, want the closed message first", lines)
+		if !errors.Is(err, pipes.ErrClosed) {
+			t.Errorf("WriteMessage after Close returned %v, want an error matching pipes.ErrClosed", err)
 		}
+		compareLines(t, readBack(t, h), msgs)
 	}},
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -135,6 +137,108 @@ func TestContextLoaderConformanceOfDefaultLoader(t *testing.T) {
 	})
 }
 
+// chunkDir reads back the chunks "1.json", "2.json", … of a directory,
+// joined by "\n", and fails on a gap or a stray file.
+func chunkDir(dir string) ([]byte, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var parts [][]byte
+	for i := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, pipes.ChunkKey("", i+1)))
+		if err != nil {
+			return nil, fmt.Errorf("chunks %v: %w", entries, err)
+		}
+		parts = append(parts, b)
+	}
+	return bytes.Join(parts, []byte("\n")), nil
+}
+
+func TestChannelConformanceOfBufferedFilesystemChannel(t *testing.T) {
+	pipestest.TestChannel(t, func(t *testing.T) pipestest.ChannelHarness {
+		dir := t.TempDir()
+		ch := pipes.NewBufferedFilesystemChannel(dir, pipes.BlobStoreOptions{Interval: 5 * time.Millisecond})
+		return pipestest.ChannelHarness{Channel: ch, ReadBack: func() ([]byte, error) { return chunkDir(dir) }}
+	})
+}
+
+func TestMessageWriterConformanceOfDatabricksWriters(t *testing.T) {
+	t.Run("DBFS", func(t *testing.T) {
+		pipestest.TestMessageWriter(t, func(t *testing.T) pipestest.WriterHarness {
+			root := t.TempDir()
+			// Dagster's DBFS reader creates the directory; the writer
+			// sees it through the /dbfs mount (here: root).
+			require.NoError(t, os.MkdirAll(filepath.Join(root, "tmp", "msgs"), 0o755))
+			return pipestest.WriterHarness{
+				Writer:   pipes.DBFSMessageWriter{Root: root, ClusterDriverLogRoot: "dbfs:/logs"},
+				Params:   pipes.Params{"path": "/tmp/msgs"},
+				ReadBack: func() ([]byte, error) { return chunkDir(filepath.Join(root, "tmp", "msgs")) },
+			}
+		})
+	})
+	t.Run("volumes", func(t *testing.T) {
+		pipestest.TestMessageWriter(t, func(t *testing.T) pipestest.WriterHarness {
+			dir := t.TempDir()
+			return pipestest.WriterHarness{
+				Writer:   pipes.VolumesMessageWriter{Options: pipes.BlobStoreOptions{Interval: 5 * time.Millisecond}},
+				Params:   pipes.Params{"path": dir},
+				ReadBack: func() ([]byte, error) { return chunkDir(dir) },
+			}
+		})
+	})
+}
+
+// recordedTexts is an slog handler that keeps the text of every record, as
+// Prefect's API would receive them.
+type recordedTexts struct {
+	mu    sync.Mutex
+	texts []string
+}
+
+func (h *recordedTexts) Enabled(context.Context, slog.Level) bool { return true }
+func (h *recordedTexts) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.texts = append(h.texts, r.Message)
+	return nil
+}
+func (h *recordedTexts) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *recordedTexts) WithGroup(string) slog.Handler      { return h }
+
+func TestMessageWriterConformanceOfPrefectWriter(t *testing.T) {
+	pipestest.TestMessageWriter(t, func(t *testing.T) pipestest.WriterHarness {
+		h := &recordedTexts{}
+		return pipestest.WriterHarness{
+			Writer: pipes.PrefectLogsMessageWriter{Logger: slog.New(h)},
+			Params: pipes.Params{"prefect_logs": true},
+			ReadBack: func() ([]byte, error) {
+				h.mu.Lock()
+				defer h.mu.Unlock()
+				return []byte(strings.Join(h.texts, "\n")), nil
+			},
+		}
+	})
+}
+
+func TestContextLoaderConformanceOfDatabricksLoaders(t *testing.T) {
+	t.Run("DBFS", func(t *testing.T) {
+		root := t.TempDir()
+		pipestest.TestContextLoader(t, func(t *testing.T, data []byte) (pipes.ContextLoader, pipes.Params) {
+			name := filepath.Base(t.TempDir()) + ".json"
+			require.NoError(t, os.WriteFile(filepath.Join(root, name), data, 0o600))
+			return pipes.DBFSContextLoader{Root: root}, pipes.Params{"path": "/" + name}
+		})
+	})
+	t.Run("volumes", func(t *testing.T) {
+		pipestest.TestContextLoader(t, func(t *testing.T, data []byte) (pipes.ContextLoader, pipes.Params) {
+			path := filepath.Join(t.TempDir(), "context.json")
+			require.NoError(t, os.WriteFile(path, data, 0o600))
+			return pipes.VolumesContextLoader{}, pipes.Params{"path": path}
+		})
+	})
+}
+
 // Broken implementations, run in a child process (the kit fails its test,
 // which must not fail this one).
 
@@ -159,6 +263,16 @@ func (c *retainingChannel) Close() error {
 	}
 	return nil
 }
+
+// unclosableChannel keeps writing after Close, silently.
+type unclosableChannel struct{ out *syncBuffer }
+
+func (c unclosableChannel) WriteMessage(m pipes.Message) error {
+	_, err := c.out.Write(append(m.AppendJSON(nil), '\n'))
+	return err
+}
+
+func (c unclosableChannel) Close() error { return nil }
 
 // interleavingChannel writes a message in two Write calls without a lock.
 // To make the interleaving certain, the first call waits between its two
@@ -208,6 +322,11 @@ func TestBrokenImplementationsHelper(t *testing.T) {
 			buf := &syncBuffer{}
 			return pipestest.ChannelHarness{Channel: &interleavingChannel{out: buf, second: make(chan struct{})}, ReadBack: func() ([]byte, error) { return buf.Bytes(), nil }}
 		})
+	case "unclosable":
+		pipestest.TestChannel(t, func(t *testing.T) pipestest.ChannelHarness {
+			buf := &syncBuffer{}
+			return pipestest.ChannelHarness{Channel: unclosableChannel{out: buf}, ReadBack: func() ([]byte, error) { return buf.Bytes(), nil }}
+		})
 	case "lossy":
 		pipestest.TestContextLoader(t, func(t *testing.T, data []byte) (pipes.ContextLoader, pipes.Params) {
 			path := filepath.Join(t.TempDir(), "context")
@@ -224,6 +343,7 @@ func TestConformanceCatchesBrokenImplementations(t *testing.T) {
 		{"retaining", "params_buffer_reused", `XXXXX`},
 		{"interleaving", "concurrent_writes", "is not a whole JSON message"},
 		{"lossy", "full", "LoadContext:"},
+		{"unclosable", "write_after_close", "want an error matching pipes.ErrClosed"},
 	} {
 		t.Run(tc.kind, func(t *testing.T) {
 			run := "^TestBrokenImplementationsHelper$"

@@ -46,9 +46,7 @@ package pipestest
 
 import (
 	"context"
-	"maps"
 	"os"
-	"time"
 
 	"github.com/dagster-pipes-go/pipes"
 	"github.com/dagster-pipes-go/pipes/internal/orchestrator"
@@ -86,60 +84,7 @@ type Context struct {
 }
 
 // Data returns the context data as Dagster would send it for c.
-func (c Context) Data() pipes.ContextData {
-	d := pipes.ContextData{
-		AssetKeys:   c.AssetKeys,
-		RunID:       c.RunID,
-		RetryNumber: c.RetryNumber,
-		Extras:      maps.Clone(c.Extras),
-	}
-	if d.RunID == "" {
-		d.RunID = orchestrator.NewRunID()
-	}
-	if d.Extras == nil {
-		d.Extras = map[string]any{}
-	}
-	if c.JobName != "" {
-		d.JobName = &c.JobName
-	}
-	if c.AssetKeys != nil || c.CodeVersions != nil {
-		d.CodeVersionByAssetKey = map[string]*string{}
-		for _, k := range c.AssetKeys {
-			d.CodeVersionByAssetKey[k] = nil
-		}
-		for k, v := range c.CodeVersions {
-			d.CodeVersionByAssetKey[k] = &v
-		}
-	}
-	if c.AssetKeys != nil || c.Provenance != nil {
-		d.ProvenanceByAssetKey = map[string]*pipes.DataProvenance{}
-		for _, k := range c.AssetKeys {
-			d.ProvenanceByAssetKey[k] = nil
-		}
-		maps.Copy(d.ProvenanceByAssetKey, c.Provenance)
-	}
-	if c.PartitionKey != "" {
-		d.PartitionKey = &c.PartitionKey
-		d.PartitionKeyRange = &pipes.PartitionKeyRange{Start: c.PartitionKey, End: c.PartitionKey}
-	}
-	if c.PartitionKeyRange != nil {
-		r := *c.PartitionKeyRange
-		d.PartitionKeyRange = &r
-	}
-	if w := c.PartitionTimeWindow; w != nil {
-		d.PartitionTimeWindow = &pipes.PartitionTimeWindowStrings{Start: isoformat(w.Start), End: isoformat(w.End)}
-	}
-	return d
-}
-
-// isoformat formats t as Python's datetime.isoformat does for an aware
-// datetime: microseconds only when not zero, offset as +HH:MM.
-func isoformat(t time.Time) string {
-	if t.Nanosecond()/1000 != 0 {
-		return t.Format("2006-01-02T15:04:05.000000-07:00")
-	}
-	return t.Format("2006-01-02T15:04:05-07:00")
-}
+func (c Context) Data() pipes.ContextData { return orchestrator.Step(c).ContextData() }
 
 // Option configures a Session.
 type Option func(*config)
@@ -264,7 +209,7 @@ func (s *Session) Run(code func()) *Result {
 func (s *Session) RunJob(job func(ctx context.Context, p *pipes.Context) error, opts ...pipes.Option) *Result {
 	s.t.Helper()
 	return s.runInProcess(func(res *Result) {
-		res.Err = pipes.Run(s.t.Context(), job, append([]pipes.Option{pipes.WithSignals()}, opts...)...)
+		res.Err = pipes.Run(s.t.Context(), job, append([]pipes.Option{pipes.WithoutSignalHandling()}, opts...)...)
 	})
 }
 
@@ -318,7 +263,7 @@ func (s *Session) runInProcess(code func(*Result)) *Result {
 			s.t.Fatalf("pipestest: reading the messages: %v", err)
 		}
 	}
-	out := col.Result()
+	out := newResult(col.Result())
 	out.Err = res.Err
 	if prep.Transport == orchestrator.TransportStdout {
 		out.Stdout = captured.other.String()

@@ -282,7 +282,7 @@ func TestLargePayloadThroughContext(t *testing.T) {
 		}}),
 		pipes.WithContextLoader(s3pipes.ContextLoader{Client: client}),
 		pipes.WithMessageWriter(s3pipes.MessageWriter{Client: client, Options: noTicks}),
-		pipes.WithSignals())
+		pipes.WithoutSignalHandling())
 	require.NoError(t, err)
 	require.Equal(t, "run-1", pc.RunID())
 

@@ -40,7 +40,7 @@ type Result struct {
 	GoDirectLoop              time.Duration // the same N calls through Context.LogMessage
 	GoLogsWall, PyLogsWall    time.Duration // (a) as whole processes, for reference
 	GoMatWall, PyMatWall      time.Duration // (b)
-	GoMatNoSignalsWall        time.Duration // (b) with pipes.WithSignals(): no os/signal set-up
+	GoMatNoSignalsWall        time.Duration // (b) with pipes.WithoutSignalHandling(): no os/signal set-up
 	GoMatRSS, PyMatRSS        int64         // (c), bytes
 
 	QuickstartBytes int64

@@ -27,7 +27,7 @@ func (r *Result) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "     logs without slog (Context.LogMessage): Go %.1f ms (%.0f msg/s)\n", ms(r.GoDirectLoop), perSec(r.N, r.GoDirectLoop))
 	fmt.Fprintf(w, "     logs, whole process:    Go %.1f ms, Python %.1f ms\n", ms(r.GoLogsWall), ms(r.PyLogsWall))
 	fmt.Fprintf(w, "(b)  open+materialize+close process: Go %.2f ms, Python %.1f ms\n", ms(r.GoMatWall), ms(r.PyMatWall))
-	fmt.Fprintf(w, "     Go without signal handling (WithSignals()): %.2f ms\n", ms(r.GoMatNoSignalsWall))
+	fmt.Fprintf(w, "     Go without signal handling (WithoutSignalHandling()): %.2f ms\n", ms(r.GoMatNoSignalsWall))
 	fmt.Fprintf(w, "(c)  peak RSS of (b): Go %.1f MB, Python %.1f MB\n", mb(r.GoMatRSS), mb(r.PyMatRSS))
 	standIn := ""
 	if r.StandIn {
@@ -55,7 +55,7 @@ func (r *Result) WriteMarkdown(w io.Writer) {
 	fmt.Fprintf(w, "| (a) %d logs through `Context.LogMessage` (no slog), the calls | %.1f ms (%.0f msg/s) | | |\n", r.N, ms(r.GoDirectLoop), perSec(r.N, r.GoDirectLoop))
 	fmt.Fprintf(w, "| (a) %d logs, whole process | %.1f ms | %.1f ms | |\n", r.N, ms(r.GoLogsWall), ms(r.PyLogsWall))
 	fmt.Fprintf(w, "| (b) open + 1 materialization + close, whole process | %.2f ms | %.1f ms | |\n", ms(r.GoMatWall), ms(r.PyMatWall))
-	fmt.Fprintf(w, "| (b) the same, Go with `WithSignals()` (no SIGINT/SIGTERM handling, like Python) | %.2f ms | | |\n", ms(r.GoMatNoSignalsWall))
+	fmt.Fprintf(w, "| (b) the same, Go with `WithoutSignalHandling()` (no SIGINT/SIGTERM handling, like Python) | %.2f ms | | |\n", ms(r.GoMatNoSignalsWall))
 	fmt.Fprintf(w, "| (c) peak RSS of (b) | %.1f MB | %.1f MB | |\n\n", mb(r.GoMatRSS), mb(r.PyMatRSS))
 	standIn := ""
 	if r.StandIn {

@@ -5,7 +5,7 @@
 //	gojob logs N        logs N messages at INFO through p.Log() (slog)
 //	gojob logs-direct N logs N messages at INFO through p.LogMessage
 //	gojob materialize reports one materialization with 10 metadata entries
-//	gojob materialize-nosignals  the same, with pipes.WithSignals() (no
+//	gojob materialize-nosignals  the same, with pipes.WithoutSignalHandling() (no
 //	                    SIGINT/SIGTERM handling, as the Python reference has none)
 //
 // At exit it prints {"loop_ns": …, "vmhwm_kb": …}: the time of the N log
@@ -94,7 +94,7 @@ func main() {
 	}
 	var opts []pipes.Option
 	if os.Args[1] == "materialize-nosignals" {
-		opts = append(opts, pipes.WithSignals())
+		opts = append(opts, pipes.WithoutSignalHandling())
 	}
 	if err := pipes.Run(context.Background(), job, opts...); err != nil {
 		fmt.Fprintln(os.Stderr, err)

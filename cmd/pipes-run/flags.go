@@ -132,44 +132,23 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 		return &o, nil
 	}
 
-	d := &o.data
-	d.RunID = runID
-	if d.RunID == "" {
-		d.RunID = orchestrator.NewRunID()
-	}
-	if jobName != "" {
-		d.JobName = &jobName
-	}
-	d.RetryNumber = retry
-	if len(assets) > 0 {
-		d.AssetKeys = assets
-		d.CodeVersionByAssetKey = map[string]*string{}
-		d.ProvenanceByAssetKey = map[string]*pipes.DataProvenance{}
-		for _, a := range assets {
-			d.CodeVersionByAssetKey[a] = nil
-			d.ProvenanceByAssetKey[a] = nil
-		}
-	}
+	step := orchestrator.Step{AssetKeys: assets, RunID: runID, JobName: jobName, RetryNumber: retry, PartitionKey: partition}
 	for _, kv := range codeVersions {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
 			return nil, fmt.Errorf("--code-version %q: want key=version", kv)
 		}
-		if d.CodeVersionByAssetKey == nil {
-			d.CodeVersionByAssetKey = map[string]*string{}
+		if step.CodeVersions == nil {
+			step.CodeVersions = map[string]string{}
 		}
-		d.CodeVersionByAssetKey[k] = &v
-	}
-	if partition != "" {
-		d.PartitionKey = &partition
-		d.PartitionKeyRange = &pipes.PartitionKeyRange{Start: partition, End: partition}
+		step.CodeVersions[k] = v
 	}
 	if partRange != "" {
 		s, e, ok := strings.Cut(partRange, "..")
 		if !ok {
 			return nil, fmt.Errorf("--partition-range %q: want start..end", partRange)
 		}
-		d.PartitionKeyRange = &pipes.PartitionKeyRange{Start: s, End: e}
+		step.PartitionKeyRange = &pipes.PartitionKeyRange{Start: s, End: e}
 	}
 	if window != "" {
 		s, e, ok := strings.Cut(window, ",")
@@ -184,19 +163,19 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 			}
 			ts[i] = t
 		}
-		d.PartitionTimeWindow = &pipes.PartitionTimeWindowStrings{Start: isoformat(ts[0]), End: isoformat(ts[1])}
+		step.PartitionTimeWindow = &pipes.TimeWindow{Start: ts[0], End: ts[1]}
 	}
-	d.Extras = map[string]any{}
+	step.Extras = map[string]any{}
 	if extras != "" {
 		raw, err := readArg(extras)
 		if err != nil {
 			return nil, err
 		}
-		if err := decodeJSON(raw, &d.Extras); err != nil {
+		if err := decodeJSON(raw, &step.Extras); err != nil {
 			return nil, fmt.Errorf("--extras: want a JSON object: %w", err)
 		}
-		if d.Extras == nil {
-			d.Extras = map[string]any{}
+		if step.Extras == nil {
+			step.Extras = map[string]any{}
 		}
 	}
 	for _, kv := range extraKV {
@@ -208,16 +187,8 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 		if err := decodeJSON([]byte(v), &val); err != nil {
 			val = v
 		}
-		d.Extras[k] = val
+		step.Extras[k] = val
 	}
+	o.data = step.ContextData()
 	return &o, nil
-}
-
-// isoformat formats t as Python's datetime.isoformat does, which is what
-// Dagster sends.
-func isoformat(t time.Time) string {
-	if t.Nanosecond()/1000 != 0 {
-		return t.Format("2006-01-02T15:04:05.000000-07:00")
-	}
-	return t.Format("2006-01-02T15:04:05-07:00")
 }

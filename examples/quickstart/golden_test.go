@@ -1,0 +1,16 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/dagster-pipes-go/pipes/examples/internal/golden"
+	"github.com/dagster-pipes-go/pipes/pipestest"
+)
+
+// The exact messages the job sends for the context definitions.py gives it.
+func TestGoldenMessages(t *testing.T) {
+	res := pipestest.RunJob(t, pipestest.Context{
+		RunID: golden.RunID, AssetKeys: []string{"orders"}, Extras: map[string]any{"limit": 5},
+	}, job)
+	golden.Check(t, "quickstart", res)
+}
