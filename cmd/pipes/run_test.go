@@ -22,13 +22,6 @@ import (
 // helperEnv makes the test binary act as the program under the runner.
 const helperEnv = "PIPES_RUN_HELPER"
 
-func TestMain(m *testing.M) {
-	if mode := os.Getenv(helperEnv); mode != "" {
-		os.Exit(helper(mode))
-	}
-	os.Exit(m.Run())
-}
-
 // helper is a Pipes program whose behaviour depends on mode.
 func helper(mode string) int {
 	fmt.Println("program stdout")

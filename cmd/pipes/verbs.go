@@ -249,7 +249,7 @@ func inferValue(v string) pipes.MetadataValue {
 		return pipes.Int(i)
 	}
 	if looksNumeric(v) {
-		if f, err := strconv.ParseFloat(v, 64); err == nil && !math.IsInf(f, 0) && !strings.ContainsAny(v, "_xXpP") {
+		if f, err := strconv.ParseFloat(v, 64); err == nil && !math.IsInf(f, 0) {
 			if !isInteger(v) {
 				return pipes.Float(f)
 			}
