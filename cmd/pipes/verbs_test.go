@@ -28,18 +28,18 @@ func TestInferValue(t *testing.T) {
 
 func TestTypedValue(t *testing.T) {
 	ok := map[[2]string]string{
-		{"text", "a b"}: `{"raw_value":"a b","type":"text"}`,
-		{"url", "https://x"}: `{"raw_value":"https://x","type":"url"}`,
-		{"md", "# t"}: `{"raw_value":"# t","type":"md"}`,
-		{"int", "7"}: `{"raw_value":7,"type":"int"}`,
-		{"float", "7"}: `{"raw_value":7.0,"type":"float"}`,
-		{"bool", "FALSE"}: `{"raw_value":false,"type":"bool"}`,
-		{"timestamp", "1.5"}: `{"raw_value":1.5,"type":"timestamp"}`,
+		{"text", "a b"}:                       `{"raw_value":"a b","type":"text"}`,
+		{"url", "https://x"}:                  `{"raw_value":"https://x","type":"url"}`,
+		{"md", "# t"}:                         `{"raw_value":"# t","type":"md"}`,
+		{"int", "7"}:                          `{"raw_value":7,"type":"int"}`,
+		{"float", "7"}:                        `{"raw_value":7.0,"type":"float"}`,
+		{"bool", "FALSE"}:                     `{"raw_value":false,"type":"bool"}`,
+		{"timestamp", "1.5"}:                  `{"raw_value":1.5,"type":"timestamp"}`,
 		{"timestamp", "1970-01-01T00:00:02Z"}: `{"raw_value":2.0,"type":"timestamp"}`,
-		{"null", ""}: `{"raw_value":null,"type":"null"}`,
-		{"json", `[1,"a"]`}: `{"raw_value":[1,"a"],"type":"json"}`,
-		{"asset", "a/b"}: `{"raw_value":"a/b","type":"asset"}`,
-		{"table_schema", `{"columns":[]}`}: `{"raw_value":{"columns":[]},"type":"table_schema"}`,
+		{"null", ""}:                          `{"raw_value":null,"type":"null"}`,
+		{"json", `[1,"a"]`}:                   `{"raw_value":[1,"a"],"type":"json"}`,
+		{"asset", "a/b"}:                      `{"raw_value":"a/b","type":"asset"}`,
+		{"table_schema", `{"columns":[]}`}:    `{"raw_value":{"columns":[]},"type":"table_schema"}`,
 	}
 	for in, want := range ok {
 		v, err := typedValue(pipes.MetadataType(in[0]), in[1])
