@@ -67,11 +67,17 @@ func shellScenario(t *testing.T, mode string, execFlags ...string) Scenario {
 // launched program's stdout and stderr go.
 func runCommandScenario(t *testing.T, sc Scenario) (*Result, string) {
 	t.Helper()
-	p := requireDagster(t)
 	if sc.Name == "" {
 		sc.Name = t.Name()
 	}
-	req, err := json.Marshal(sc)
+	return runRequest(t, sc.Name, sc)
+}
+
+// runRequest sends any request to the probe (a Scenario, an exampleRun).
+func runRequest(t *testing.T, name string, request any) (*Result, string) {
+	t.Helper()
+	p := requireDagster(t)
+	req, err := json.Marshal(request)
 	require.NoError(t, err)
 	start := time.Now()
 	raw, stderr, err := p.run(req)
@@ -79,10 +85,10 @@ func runCommandScenario(t *testing.T, sc Scenario) (*Result, string) {
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("scenario %s took %v\nrequest: %s\nanswer: %s\nprobe stderr (Dagster console, program output):\n%s",
-				sc.Name, elapsed, req, truncate(raw, 64<<10), truncate([]byte(stderr), 64<<10))
+				name, elapsed, req, truncate(raw, 64<<10), truncate([]byte(stderr), 64<<10))
 		}
 	})
-	require.NoError(t, err, "running scenario %s", sc.Name)
+	require.NoError(t, err, "running scenario %s", name)
 	res := &Result{Raw: raw}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
@@ -209,4 +215,41 @@ func TestExecShellStdioS3(t *testing.T) {
 		assert.NotContains(t, res.DagsterStdout, "shell stdout line")
 		assert.NotContains(t, res.DagsterStderr, "child stderr line")
 	})
+}
+
+// examples/shell under real Dagster: its definitions.py, unchanged, with
+// the compiled pipes binary in PIPES_BINARY.
+func TestExecShellExample(t *testing.T) {
+	before := time.Now().Add(-time.Second).Truncate(time.Second)
+	res, _ := runRequest(t, "shell example", exampleRun{
+		Name:        "shell",
+		Definitions: filepath.Join(repoRoot, "examples", "shell", "definitions.py"),
+		Env:         map[string]string{"PIPES_BINARY": pipesBinary(t)},
+	})
+	requireSucceeded(t, res)
+	assert.Len(t, res.UserLogs(), 1)
+	mats := res.Materialized("daily_report")
+	require.Len(t, mats, 1, "materializations: %+v", res.Materializations)
+	md := mats[0].Metadata
+	assert.Equal(t, map[string]string{
+		"rows": "IntMetadataValue", "total_orders": "IntMetadataValue",
+		"preview": "MarkdownMetadataValue", "generated_at": "TimestampMetadataValue",
+	}, metadataTypes(md))
+	assert.Equal(t, json.Number("4"), md["rows"].Value)
+	assert.Equal(t, json.Number("32"), md["total_orders"].Value)
+	assert.Equal(t, "| region | orders |\n|---|---|\n| north | 12 |\n| south | 7 |\n| east | 9 |\n| west | 4 |", md["preview"].Value)
+	ts, err := md["generated_at"].Value.(json.Number).Float64()
+	require.NoError(t, err)
+	assert.WithinRange(t, time.Unix(int64(ts), 0), before, time.Now().Add(time.Second))
+	assert.NotEmpty(t, mats[0].Tags["dagster/data_version"])
+
+	byName := map[string]CheckEvaluation{}
+	for _, c := range res.Checks {
+		byName[c.CheckName] = c
+	}
+	require.Len(t, byName, 2, "checks: %+v", res.Checks)
+	assert.True(t, byName["enough_rows"].Passed)
+	assert.Equal(t, json.Number("3"), byName["enough_rows"].Metadata["min_rows"].Value, "the extras of definitions.py reached the script")
+	assert.False(t, byName["every_region_busy"].Passed)
+	assert.Equal(t, "WARN", byName["every_region_busy"].Severity)
 }

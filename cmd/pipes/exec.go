@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -132,7 +134,7 @@ func runExec(ctx context.Context, o *execOptions, stdin io.Reader, stdout, stder
 
 	cmd := exec.Command(o.command[0], o.command[1:]...)
 	cmd.Stdin = stdin
-	cmd.Env = childEnv(os.Environ())
+	cmd.Env = withSelfOnPath(childEnv(os.Environ()))
 	// A grandchild that keeps stdout or stderr open does not hold up the end
 	// of the session for long.
 	cmd.WaitDelay = time.Second
@@ -268,6 +270,37 @@ func childEnv(env []string) []string {
 		out = append(out, kv)
 	}
 	return out
+}
+
+// withSelfOnPath appends the directory of this pipes binary to PATH, so
+// that the command finds the verbs as "pipes" even when pipes exec was
+// started by its full path (or by go run). A pipes found earlier on PATH
+// still wins.
+func withSelfOnPath(env []string) []string {
+	exe, err := os.Executable()
+	if err != nil {
+		return env
+	}
+	return withOnPath(env, exe)
+}
+
+// withOnPath appends the directory of exe to PATH in env when exe is named
+// pipes and that directory is not on PATH yet.
+func withOnPath(env []string, exe string) []string {
+	if strings.TrimSuffix(filepath.Base(exe), ".exe") != "pipes" {
+		return env
+	}
+	dir := filepath.Dir(exe)
+	for i, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			if slices.Contains(filepath.SplitList(v), dir) {
+				return env
+			}
+			env[i] = kv + string(os.PathListSeparator) + dir
+			return env
+		}
+	}
+	return append(env, "PATH="+dir)
 }
 
 // CommandError is the exception Dagster records when the command of

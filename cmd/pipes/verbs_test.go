@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -168,4 +169,12 @@ func TestDispatch(t *testing.T) {
 	errOut.Reset()
 	assert.Equal(t, 0, dispatch(t.Context(), []string{"help", "exec"}, &out, &errOut))
 	assert.Contains(t, errOut.String(), "Usage: pipes exec [flags] -- COMMAND [ARGS...]")
+}
+
+func TestWithOnPath(t *testing.T) {
+	sep := string(os.PathListSeparator)
+	assert.Equal(t, []string{"A=1", "PATH=/bin" + sep + "/opt/p"}, withOnPath([]string{"A=1", "PATH=/bin"}, "/opt/p/pipes"))
+	assert.Equal(t, []string{"PATH=/opt/p" + sep + "/bin"}, withOnPath([]string{"PATH=/opt/p" + sep + "/bin"}, "/opt/p/pipes"), "already there")
+	assert.Equal(t, []string{"A=1", "PATH=/opt/p"}, withOnPath([]string{"A=1"}, "/opt/p/pipes"))
+	assert.Equal(t, []string{"PATH=/bin"}, withOnPath([]string{"PATH=/bin"}, "/tmp/pipes.test"), "only a binary named pipes")
 }
