@@ -7,7 +7,8 @@
 #    run reuses it without calling pip.
 # 2. Exports PIPES_E2E=1 (the end-to-end tests against real Dagster must run,
 #    a missing venv is a failure) and PIPES_E2E_PYTHON.
-# 3. Runs gofmt, go vet, the tests with the race detector, every benchmark
+# 3. Runs gofmt, go vet, the tests with the race detector, cross-compiles
+#    cmd/pipes for linux/darwin/windows x amd64/arm64, runs every benchmark
 #    once, and staticcheck.
 #
 # Environment: PYTHON (default python3) is the interpreter that creates the
@@ -76,6 +77,16 @@ step "go test -race (every module of go.work)"
 # -p 2: the machine that runs CI has two cores, and the e2e tests start Dagster.
 # shellcheck disable=SC2086
 go test -race -count=1 -p 2 ${GO_TEST_FLAGS:-} "$all"
+
+step "cross-compiling cmd/pipes (static: linux, darwin, windows x amd64, arm64)"
+# The pipes binary is copied into job images of any platform: it must build
+# for each, with no C toolchain.
+for goos in linux darwin windows; do
+  for goarch in amd64 arm64; do
+    printf '  %s/%s\n' "$goos" "$goarch"
+    CGO_ENABLED=0 GOOS=$goos GOARCH=$goarch go build -trimpath -ldflags='-s -w' -o /dev/null ./cmd/pipes
+  done
+done
 
 step "benchmarks (one iteration each)"
 go test -run '^$' -bench . -benchtime 1x "$all"
