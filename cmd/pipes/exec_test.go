@@ -434,14 +434,29 @@ func TestReportServerProtocol(t *testing.T) {
 			}()
 		}
 		wg.Wait()
+
+		// A connection that never sends its request does not hold up stop.
+		stuck, err := net.Dial("unix", env[SocketEnv])
+		require.NoError(t, err)
+		defer stuck.Close()
+		require.NoError(t, stuck.SetReadDeadline(time.Now().Add(30*time.Second)))
+		_, err = stuck.Write([]byte(`{"secret":`))
+		require.NoError(t, err)
+		for accepted := false; !accepted; time.Sleep(time.Millisecond) {
+			srv.mu.Lock()
+			accepted = len(srv.conns) == 1
+			srv.mu.Unlock()
+		}
 		srv.stop()
+		line, _ := bufio.NewReader(stuck).ReadString('\n')
+		assert.Contains(t, line, "refused by pipes exec: incomplete request: the command exited before the request was sent", "the stuck reporter is answered")
 		require.NoError(t, p.Close())
 		mu.Lock()
-		assert.Equal(t, 2, strings.Count(logged.String(), "refused a report"), logged.String())
+		assert.Equal(t, 3, strings.Count(logged.String(), "refused a report"), logged.String())
 		mu.Unlock()
 	})
 	assert.Len(t, res.CustomMessages, 50)
-	assert.Len(t, res.LogMessages("WARNING"), 2)
+	assert.Len(t, res.LogMessages("WARNING"), 3)
 }
 
 func TestVerbOutsideExec(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -93,7 +94,11 @@ type reportServer struct {
 	dir    string
 	logf   func(format string, args ...any) // pipes exec's own stderr
 
-	wg sync.WaitGroup
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	conns map[net.Conn]struct{} // connections being served
+
+	stopping atomic.Bool
 }
 
 // socketDir makes the private directory of the socket. A Unix socket path is
@@ -130,7 +135,7 @@ func startReportServer(p *pipes.Context, logf func(string, ...any)) (*reportServ
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("creating the report socket: %w", err)
 	}
-	s := &reportServer{p: p, secret: secret, ln: ln, dir: dir, logf: logf}
+	s := &reportServer{p: p, secret: secret, ln: ln, dir: dir, logf: logf, conns: map[net.Conn]struct{}{}}
 	s.wg.Add(1)
 	go s.serve()
 	return s, nil
@@ -156,10 +161,19 @@ func (s *reportServer) serve() {
 			s.logf("report socket: %v", err)
 			return
 		}
+		// The deadline is set before stop can see the connection, so that
+		// stop's shorter one wins.
+		_ = conn.SetDeadline(time.Now().Add(requestTimeout))
+		s.mu.Lock()
+		s.conns[conn] = struct{}{}
+		s.mu.Unlock()
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
 			s.handle(conn)
+			s.mu.Lock()
+			delete(s.conns, conn)
+			s.mu.Unlock()
 		}()
 	}
 }
@@ -167,17 +181,29 @@ func (s *reportServer) serve() {
 // stop stops accepting reports, waits for the ones in progress and removes
 // the socket. A verb run later is told the session has ended.
 func (s *reportServer) stop() {
+	s.stopping.Store(true)
 	s.ln.Close()
+	// A request being applied is finished and answered; a connection that
+	// has not sent its request yet (a stuck reporter) does not hold up the
+	// end of the session.
+	s.mu.Lock()
+	for c := range s.conns {
+		_ = c.SetReadDeadline(time.Now())
+	}
+	s.mu.Unlock()
 	s.wg.Wait()
 	os.RemoveAll(s.dir)
 }
 
 func (s *reportServer) handle(conn net.Conn) {
 	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(requestTimeout))
 	line, err := bufio.NewReaderSize(io.LimitReader(conn, maxRequest+1), 64<<10).ReadBytes('\n')
 	if err != nil && !(errors.Is(err, io.EOF) && len(line) > 0) {
-		s.refuse(conn, fmt.Sprintf("incomplete request: %v", err))
+		why := fmt.Sprintf("incomplete request: %v", err)
+		if s.stopping.Load() {
+			why = "incomplete request: the command exited before the request was sent"
+		}
+		s.refuse(conn, why)
 		return
 	}
 	var req request
