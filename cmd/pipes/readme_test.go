@@ -102,7 +102,8 @@ func TestReadmeSamples(t *testing.T) {
 		args := strings.Fields(strings.TrimPrefix(s.command, samplePrefix))
 		require.NotContains(t, s.command, "'", "keep README sample commands free of quoting: %s", s.command)
 		var out bytes.Buffer
-		code := runCmd(args, &out, &out, false)
+		w := &lockedWriter{w: &out} // one lock for both streams, as a terminal has
+		code := runCmd(args, w, w, false)
 		require.Equal(t, 0, code, "%s\n%s", s.command, out.String())
 		got[i] = strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
 		if !*updateReadme {
