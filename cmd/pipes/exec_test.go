@@ -249,8 +249,9 @@ func TestExecSocketIsPrivate(t *testing.T) {
 stat -c '%a' "$(dirname "$PIPES_EXEC_SOCKET")"
 test -S "$PIPES_EXEC_SOCKET"
 echo "secret length ${#PIPES_EXEC_SECRET}"
-if PIPES_EXEC_SECRET=wrong pipes log sneaky 2>err; then echo accepted; else echo "refused $?"; fi
-cat err
+err=$(mktemp)
+if PIPES_EXEC_SECRET=wrong pipes log sneaky 2>"$err"; then echo accepted; else echo "refused $?"; fi
+cat "$err"; rm -f "$err"
 if env -u PIPES_EXEC_SECRET pipes log sneaky 2>/dev/null; then echo accepted; else echo "refused $?"; fi
 `)
 	require.NoError(t, res.Err, res.Stderr)
