@@ -9,7 +9,8 @@
 #    .cache/azurite (git-ignored) if it is missing.
 # 3. Exports PIPES_E2E=1 (the end-to-end tests against real Dagster must run,
 #    a missing venv is a failure) and PIPES_E2E_PYTHON.
-# 4. Runs gofmt, go vet, the tests with the race detector, every benchmark
+# 4. Runs gofmt, go vet, the tests with the race detector, cross-compiles
+#    cmd/pipes for linux/darwin/windows x amd64/arm64, runs every benchmark
 #    once, and staticcheck.
 #
 # Progress: pip shows each package it collects; the tests show each package
@@ -145,6 +146,16 @@ step "go test -race (every module of go.work)"
 # ends, the output of every failure, and gotestsum's DONE line at the end.
 # shellcheck disable=SC2086
 go test -json -race -count=1 -p 2 ${GO_TEST_FLAGS:-} "$all" | go run ./internal/testprogress
+
+step "cross-compiling cmd/pipes (static: linux, darwin, windows x amd64, arm64)"
+# The pipes binary is copied into job images of any platform: it must build
+# for each, with no C toolchain.
+for goos in linux darwin windows; do
+  for goarch in amd64 arm64; do
+    printf '  %s/%s\n' "$goos" "$goarch"
+    CGO_ENABLED=0 GOOS=$goos GOARCH=$goarch go build -trimpath -ldflags='-s -w' -o /dev/null ./cmd/pipes
+  done
+done
 
 step "benchmarks (one iteration each)"
 go test -run '^$' -bench . -benchtime 1x "$all"

@@ -5,7 +5,7 @@
 //
 // Dagster launches it with definitions.py; without Dagster:
 //
-//	go run ./cmd/pipes-run --asset inventory -- go run ./examples/checks
+//	go run ./cmd/pipes run --asset inventory -- go run ./examples/checks
 package main
 
 import (

@@ -8,8 +8,8 @@
 //
 // Dagster launches it with definitions.py; without Dagster:
 //
-//	go run ./cmd/pipes-run --asset fragile -- go run ./examples/errors
-//	go run ./cmd/pipes-run --asset fragile --extra mode=panic -- go run ./examples/errors
+//	go run ./cmd/pipes run --asset fragile -- go run ./examples/errors
+//	go run ./cmd/pipes run --asset fragile --extra mode=panic -- go run ./examples/errors
 package main
 
 import (

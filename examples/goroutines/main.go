@@ -9,7 +9,7 @@
 //
 // Dagster launches it with definitions.py; without Dagster:
 //
-//	go run ./cmd/pipes-run --asset crunched --extra workers=3 -- go run ./examples/goroutines
+//	go run ./cmd/pipes run --asset crunched --extra workers=3 -- go run ./examples/goroutines
 package main
 
 import (

@@ -5,7 +5,7 @@
 //
 // Dagster launches it with definitions.py; without Dagster:
 //
-//	go run ./cmd/pipes-run --asset customers --asset orders -- go run ./examples/multiasset
+//	go run ./cmd/pipes run --asset customers --asset orders --code-version customers=1 --code-version orders=2 -- go run ./examples/multiasset
 package main
 
 import (

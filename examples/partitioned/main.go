@@ -4,7 +4,7 @@
 //
 // Dagster launches it with definitions.py; without Dagster:
 //
-//	go run ./cmd/pipes-run --asset events --partition 2024-03-01 \
+//	go run ./cmd/pipes run --asset events --partition 2024-03-01 \
 //	    --time-window 2024-03-01T00:00:00Z,2024-03-02T00:00:00Z -- go run ./examples/partitioned
 package main
 

@@ -5,7 +5,7 @@
 // Dagster launches it with definitions.py (next to this file). Without
 // Dagster, run it with the local runner from the repository root:
 //
-//	go run ./cmd/pipes-run -- go run ./examples/quickstart
+//	go run ./cmd/pipes run -- go run ./examples/quickstart
 //
 // Its test, main_test.go, runs it with pipestest.
 package main

@@ -35,7 +35,7 @@ func TestJob(t *testing.T) {
 	}
 }
 
-// Without extras (as in `pipes-run -- go run ./examples/quickstart`) the
+// Without extras (as in `pipes run -- go run ./examples/quickstart`) the
 // job uses its default limit, and without asset keys it still reports
 // "orders".
 func TestJobDefaults(t *testing.T) {

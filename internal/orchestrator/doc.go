@@ -5,6 +5,6 @@
 // (from a file or a stream) and turn them into typed results, checking every
 // message as strictly as Dagster's message handler does.
 //
-// It is shared by package pipestest and the pipes-run command; users get at
+// It is shared by package pipestest and the pipes command (pipes run); users get at
 // it through them.
 package orchestrator

@@ -1,26 +1,3 @@
-// Command pipes-run runs any program as a Dagster Pipes external process,
-// without Dagster: it plays the orchestrator's part, as Dagster's
-// PipesSubprocessClient does, and shows what the program reports as it
-// arrives.
-//
-// Usage:
-//
-//	pipes-run [flags] [--] program [args...]
-//
-// The context comes from flags (--asset, --partition, --extras, …; see
-// -help). The program's own stdout and stderr pass through; the live view of
-// the messages (logs, materializations with their metadata, checks, custom
-// messages) and a summary go to stderr. Each message is checked as strictly
-// as Dagster checks it.
-//
-// Exit status: the program's own when it is not zero (128+n when killed by
-// signal n); 1 when it exited 0 but never sent the closed message, closed
-// with an exception, or broke the protocol; 2 for bad flags; 127 when the
-// program could not be started.
-//
-// Example, from a clone of the repository:
-//
-//	go run ./cmd/pipes-run --asset orders --extras '{"limit": 3}' -- go run ./examples/quickstart
 package main
 
 import (
@@ -39,12 +16,10 @@ import (
 	"github.com/dagster-pipes-go/pipes/internal/orchestrator"
 )
 
-func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, true))
-}
-
-// run is the whole command; forwardSignals is off in tests.
-func run(args []string, stdout, stderr io.Writer, forwardSignals bool) int {
+// runCmd is `pipes run`: it plays the orchestrator's part, as Dagster's
+// PipesSubprocessClient does, and shows what the program reports as it
+// arrives. forwardSignals is off in tests.
+func runCmd(args []string, stdout, stderr io.Writer, forwardSignals bool) int {
 	// The program's output and the live view share the streams. Files
 	// are passed to the program as they are (it may check for a
 	// terminal); other writers are locked.
@@ -54,17 +29,17 @@ func run(args []string, stdout, stderr io.Writer, forwardSignals bool) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
-		fmt.Fprintf(stderr, "pipes-run: %v\n", err)
+		fmt.Fprintf(stderr, "pipes run: %v\n", err)
 		return 2
 	}
 
 	dir, err := os.MkdirTemp("", "pipes-run-")
 	if err != nil {
-		fmt.Fprintf(stderr, "pipes-run: %v\n", err)
+		fmt.Fprintf(stderr, "pipes run: %v\n", err)
 		return 1
 	}
 	if opts.keep {
-		fmt.Fprintf(stderr, "pipes-run: keeping the context and messages files in %s\n", dir)
+		fmt.Fprintf(stderr, "pipes run: keeping the context and messages files in %s\n", dir)
 	} else {
 		defer os.RemoveAll(dir)
 	}
@@ -72,7 +47,7 @@ func run(args []string, stdout, stderr io.Writer, forwardSignals bool) int {
 		Data: opts.data, Injection: opts.inject, Transport: opts.transport, Bootstrap: opts.bootstrap, Dir: dir,
 	})
 	if err != nil {
-		fmt.Fprintf(stderr, "pipes-run: %v\n", err)
+		fmt.Fprintf(stderr, "pipes run: %v\n", err)
 		return 1
 	}
 
@@ -94,7 +69,7 @@ func run(args []string, stdout, stderr io.Writer, forwardSignals bool) int {
 
 	v.start(prep)
 	if err := cmd.Start(); err != nil {
-		fmt.Fprintf(stderr, "pipes-run: cannot start %s: %v\n", opts.program[0], err)
+		fmt.Fprintf(stderr, "pipes run: cannot start %s: %v\n", opts.program[0], err)
 		return 127
 	}
 	if forwardSignals {
@@ -128,7 +103,7 @@ func run(args []string, stdout, stderr io.Writer, forwardSignals bool) int {
 		sw.Flush()
 	}
 	if tailErr != nil {
-		fmt.Fprintf(stderr, "pipes-run: reading the messages: %v\n", tailErr)
+		fmt.Fprintf(stderr, "pipes run: reading the messages: %v\n", tailErr)
 	}
 
 	res := col.Result()

@@ -22,13 +22,6 @@ import (
 // helperEnv makes the test binary act as the program under the runner.
 const helperEnv = "PIPES_RUN_HELPER"
 
-func TestMain(m *testing.M) {
-	if mode := os.Getenv(helperEnv); mode != "" {
-		os.Exit(helper(mode))
-	}
-	os.Exit(m.Run())
-}
-
 // helper is a Pipes program whose behaviour depends on mode.
 func helper(mode string) int {
 	fmt.Println("program stdout")
@@ -93,7 +86,7 @@ func runHelper(t *testing.T, mode string, flags ...string) (code int, stdout, st
 	t.Setenv(helperEnv, mode)
 	var out, errOut bytes.Buffer
 	args := append(flags, "--", os.Args[0])
-	code = run(args, &out, &errOut, false)
+	code = runCmd(args, &out, &errOut, false)
 	return code, out.String(), errOut.String()
 }
 
@@ -200,7 +193,7 @@ func TestFailures(t *testing.T) {
 	assert.Contains(t, stderr, `PROTOCOL ERROR pipes protocol: message 2 (report_asset_check): severity must be "WARN" or "ERROR", got "INFO"`)
 
 	var out, errOut bytes.Buffer
-	code = run([]string{"--", filepath.Join(t.TempDir(), "does-not-exist")}, &out, &errOut, false)
+	code = runCmd([]string{"--", filepath.Join(t.TempDir(), "does-not-exist")}, &out, &errOut, false)
 	assert.Equal(t, 127, code)
 	assert.Contains(t, errOut.String(), "cannot start")
 }
@@ -217,7 +210,7 @@ func TestBadFlags(t *testing.T) {
 		{"--no-such-flag", "--", "true"},
 	} {
 		var out, errOut bytes.Buffer
-		code := run(args, &out, &errOut, false)
+		code := runCmd(args, &out, &errOut, false)
 		if code != 2 && !(len(args) > 0 && args[0] == "--messages") {
 			t.Errorf("run(%q) = %d, want 2; stderr:\n%s", args, code, errOut.String())
 		}
@@ -227,8 +220,8 @@ func TestBadFlags(t *testing.T) {
 		}
 	}
 	var out, errOut bytes.Buffer
-	assert.Equal(t, 0, run([]string{"-help"}, &out, &errOut, false))
-	assert.Contains(t, errOut.String(), "Usage: pipes-run")
+	assert.Equal(t, 0, runCmd([]string{"-help"}, &out, &errOut, false))
+	assert.Contains(t, errOut.String(), "Usage: pipes run")
 }
 
 // TestQuickstart runs the README's command: the quickstart example under
@@ -243,7 +236,7 @@ func TestQuickstart(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	var out, errOut bytes.Buffer
-	code := run([]string{"--asset", "orders", "--extra", "limit=3", "--", bin}, &out, &errOut, false)
+	code := runCmd([]string{"--asset", "orders", "--extra", "limit=3", "--", bin}, &out, &errOut, false)
 	require.Equal(t, 0, code, errOut.String())
 	s := errOut.String()
 	assert.Contains(t, s, "[pipes] INFO     computing orders limit=3")

@@ -32,7 +32,7 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
 
-const usageHead = `Usage: pipes-run [flags] [--] program [args...]
+const usageHead = `Usage: pipes run [flags] [--] program [args...]
 
 Runs program as a Dagster Pipes external process, as Dagster's
 PipesSubprocessClient would, and shows what it reports.
@@ -62,7 +62,7 @@ func decodeJSON(b []byte, v any) error {
 }
 
 func parseFlags(args []string, out io.Writer) (*options, error) {
-	fs := flag.NewFlagSet("pipes-run", flag.ContinueOnError)
+	fs := flag.NewFlagSet("pipes run", flag.ContinueOnError)
 	fs.SetOutput(out)
 	var (
 		assets, codeVersions, extraKV listFlag
