@@ -99,9 +99,12 @@ type DBFSMessageWriter struct {
 	Root string
 	// ClusterDriverLogRoot, if set, is announced in the opened message as
 	// "cluster_driver_log_root" so that Dagster forwards the driver's
-	// stdout and stderr. (The Python reference reads it from the Spark
-	// configuration; a Go job passes it in, e.g. from its job settings.)
+	// stdout and stderr. When empty it is discovered, where the runtime
+	// allows, from the cluster's log delivery configuration (see
+	// [DiscoverClusterDriverLogRoot]).
 	ClusterDriverLogRoot string
+	// NoLogDiscovery turns that discovery off.
+	NoLogDiscovery bool
 }
 
 // Open implements [MessageWriter].
@@ -114,11 +117,16 @@ func (w DBFSMessageWriter) Open(_ context.Context, params Params) (MessageWriter
 }
 
 // OpenedExtras implements [OpenedExtrasProvider].
-func (w DBFSMessageWriter) OpenedExtras(context.Context) (map[string]any, error) {
-	if w.ClusterDriverLogRoot == "" {
+// Without a log root it announces no extras ({}), never an error.
+func (w DBFSMessageWriter) OpenedExtras(ctx context.Context) (map[string]any, error) {
+	root := w.ClusterDriverLogRoot
+	if root == "" && !w.NoLogDiscovery {
+		root = DiscoverClusterDriverLogRoot(ctx)
+	}
+	if root == "" {
 		return map[string]any{}, nil
 	}
-	return map[string]any{"cluster_driver_log_root": w.ClusterDriverLogRoot}, nil
+	return map[string]any{ClusterDriverLogRootKey: root}, nil
 }
 
 // VolumesMessageWriter writes chunks into a Unity Catalog volume directory
