@@ -65,6 +65,9 @@ const (
 	MaxBlockSize = 1 << 20
 )
 
+// WorkspaceID is the id of the workspace the server stands for.
+const WorkspaceID = "1234567890123456"
+
 // Options configure a [Server].
 type Options struct {
 	// Python runs a task's python_file that ends in ".py"; "" means
@@ -350,6 +353,13 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		err = s.files(w, r, strings.TrimPrefix(p, "/api/2.0/fs/files"))
 	case strings.HasPrefix(p, "/api/2.0/fs/directories/"):
 		err = s.dirs(w, r, strings.TrimPrefix(p, "/api/2.0/fs/directories"))
+	case p == "/.well-known/databricks-config" && r.Method == http.MethodGet:
+		// Host metadata the Go SDK asks for while resolving its
+		// configuration.
+		writeJSON(w, 200, map[string]any{
+			"oidc_endpoint": s.URL + "/oidc", "workspace_id": WorkspaceID,
+			"host_type": "WORKSPACE_HOST", "cloud": "AWS",
+		})
 	case p == "/api/2.0/clusters/get" || p == "/api/2.1/clusters/get":
 		err = s.clusterGet(w, r)
 	case strings.HasPrefix(p, "/api/2.1/jobs/runs/") || strings.HasPrefix(p, "/api/2.2/jobs/runs/"):
