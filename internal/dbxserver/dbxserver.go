@@ -73,9 +73,9 @@ type Options struct {
 	// Python runs a task's python_file that ends in ".py"; "" means
 	// "python3". Other files are executed directly.
 	Python string
-	// Env is added to every task's environment (before spark_env_vars),
-	// e.g. DATABRICKS_HOST and DATABRICKS_TOKEN pointing at this server,
-	// as a cluster's runtime provides them.
+	// Env is added to every task's environment, after DATABRICKS_HOST and
+	// DATABRICKS_TOKEN for this server (see [Server.Env]) and before the
+	// new cluster's spark_env_vars.
 	Env []string
 	// Clusters are the existing clusters clusters/get knows, by id: the
 	// JSON object the API answers (cluster_id is filled in).

@@ -147,6 +147,17 @@ func (s *Server) RunLog(id int64) string {
 	return ""
 }
 
+// LastRunLog returns what the tasks of the latest run printed.
+func (s *Server) LastRunLog() string {
+	s.mu.Lock()
+	var last int64
+	for id := range s.runs {
+		last = max(last, id)
+	}
+	s.mu.Unlock()
+	return s.RunLog(last)
+}
+
 type lockedBuffer struct {
 	mu  sync.Mutex
 	buf []byte
@@ -221,7 +232,10 @@ func (s *Server) runTask(rn *run, t submitTask, clusterID string, spec map[strin
 	} else {
 		cmd = exec.Command(local, t.SparkPythonTask.Parameters...)
 	}
-	env := append(os.Environ(), s.opts.Env...)
+	// The runtime's credentials for the workspace (this server), then the
+	// configured environment, then the cluster's.
+	env := append(os.Environ(), s.Env()...)
+	env = append(env, s.opts.Env...)
 	env = append(env, "DB_CLUSTER_ID="+clusterID, "DB_IS_DRIVER=TRUE")
 	if ev, ok := spec["spark_env_vars"].(map[string]any); ok && t.NewCluster != nil {
 		for k, v := range ev {
