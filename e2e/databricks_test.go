@@ -90,11 +90,12 @@ func requireDbxReport(t *testing.T, res *Result) {
 }
 
 // userLogsWithoutRunStates drops Dagster's client's own INFO records about
-// the Databricks run ("[pipes] Databricks run … observed state transition").
+// the Databricks run ("[pipes] Databricks run … observed state transition",
+// "Passing Pipes bootstrap parameters via Databricks parameters …").
 func userLogsWithoutRunStates(res *Result) []LogRecord {
 	var out []LogRecord
 	for _, l := range res.UserLogs() {
-		if !strings.Contains(l.Message, "Databricks run") {
+		if !strings.Contains(l.Message, "Databricks run") && !strings.HasPrefix(l.Message, "Passing Pipes bootstrap parameters") {
 			out = append(out, l)
 		}
 	}
@@ -197,12 +198,18 @@ func TestDatabricksUploadFaults(t *testing.T) {
 			// Only the Go job's requests fail: Dagster's side is not under
 			// test here.
 			goUpload := func(r *http.Request) bool {
-				return strings.HasPrefix(r.URL.Path, tc.prefix) && strings.Contains(r.Header.Get("User-Agent"), "databricks-sdk-go")
+				return (r.Method == http.MethodPost || r.Method == http.MethodPut) &&
+					strings.HasPrefix(r.URL.Path, tc.prefix) && strings.Contains(r.Header.Get("User-Agent"), "databricks-sdk-go")
 			}
 			srv.Fail(dbxserver.Rule{Match: goUpload, Status: http.StatusTooManyRequests, Times: 2})
 			srv.Fail(dbxserver.Rule{Match: goUpload, Status: http.StatusInternalServerError, Times: 2})
 			srv.Fail(dbxserver.Rule{Match: goUpload, Status: http.StatusInternalServerError, AfterServe: true, Times: 1})
 			res := runScenario(t, sc)
+			t.Cleanup(func() {
+				if t.Failed() {
+					t.Logf("task output:\n%s", srv.LastRunLog())
+				}
+			})
 			requireDbxReport(t, res)
 			injected := 0
 			for _, r := range srv.Requests() {

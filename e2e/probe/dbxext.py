@@ -29,16 +29,13 @@ Databricks run is in the step failure.
 import contextlib
 import sys
 
-import dagster._core.pipes.utils as pipes_utils
 from dagster import PipesContextInjector
-from dagster_databricks import (
+from dagster_databricks.pipes import (
     PipesDatabricksClient,
     PipesDatabricksServerlessClient,
     PipesDbfsContextInjector,
-    PipesDbfsMessageReader,
-)
-from dagster_databricks.pipes import (
     PipesDbfsLogReader,
+    PipesDbfsMessageReader,
     PipesUnityCatalogVolumesContextInjector,
     PipesUnityCatalogVolumesMessageReader,
 )
@@ -61,18 +58,6 @@ class _BrokenInjector(PipesContextInjector):
 
     def no_messages_debug_text(self):
         return "broken injector of the e2e tests"
-
-
-@contextlib.contextmanager
-def _short_log_wait():
-    """Dagster's log readers keep reading 10 s after the session closed, for late log delivery;
-    our server writes the logs as the task runs, so 1 s is enough and keeps the test short."""
-    saved = pipes_utils.WAIT_FOR_LOGS_AFTER_EXECUTION_INTERVAL
-    pipes_utils.WAIT_FOR_LOGS_AFTER_EXECUTION_INTERVAL = 1
-    try:
-        yield
-    finally:
-        pipes_utils.WAIT_FOR_LOGS_AFTER_EXECUTION_INTERVAL = saved
 
 
 def run_external(context, req, probe):
@@ -141,6 +126,6 @@ def run_external(context, req, probe):
         poll_interval_seconds=POLL,
     )
     task = jobs.SubmitTask.from_dict(task_dict)
-    with _short_log_wait() if log_readers else contextlib.nullcontext():
-        invocation = pipes_client.run(context=context, task=task, extras=extras)
+    # With log readers, Dagster keeps reading the logs 10 s after the run (for late delivery).
+    invocation = pipes_client.run(context=context, task=task, extras=extras)
     yield from invocation.get_results()
