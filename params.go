@@ -162,7 +162,7 @@ func (l EnvParamsLoader) cli() (CLIArgsParamsLoader, bool) {
 	if _, ok := os.LookupEnv(ContextEnvVar); ok {
 		return CLIArgsParamsLoader{}, false
 	}
-	c := CLIArgsParamsLoader{Args: l.Args}
+	c := CLIArgsParamsLoader(l)
 	return c, c.IsDagsterPipesProcess()
 }
 
