@@ -272,9 +272,13 @@ type sizedChannel struct {
 const envelope = len(`{"__dagster_pipes_version":"0.1","method":"","params":}`)
 
 func (c *sizedChannel) WriteMessage(msg pipes.Message) error {
-	if n := envelope + len(msg.Method) + len(msg.Params); n > c.max {
-		return fmt.Errorf("%w: a %s message of %d bytes (limit %d); report large data by reference (a path or URL) instead",
-			ErrMessageTooLarge, msg.Method, n, c.max)
+	// An upper bound first (the method may need escaping, empty params
+	// are "null"); the exact size only near the limit.
+	if envelope+2*len(msg.Method)+len(msg.Params)+4 > c.max {
+		if n := len(msg.AppendJSON(nil)); n > c.max {
+			return fmt.Errorf("%w: a %s message of %d bytes (limit %d); report large data by reference (a path or URL) instead",
+				ErrMessageTooLarge, msg.Method, n, c.max)
+		}
 	}
 	return c.BlobStoreChannel.WriteMessage(msg)
 }

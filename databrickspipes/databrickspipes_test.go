@@ -2,8 +2,10 @@ package databrickspipes_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path"
 	"strings"
@@ -362,4 +364,47 @@ func TestSessionThroughVolumes(t *testing.T) {
 	assert.Contains(t, all, `"method":"opened"`)
 	assert.Contains(t, all, `"method":"report_asset_materialization"`)
 	assert.True(t, strings.HasSuffix(all, wire(pipes.MethodClosed, `{}`)), all)
+}
+
+// The limit is on the message's wire form, exactly.
+func TestDBFSMessageSizeLimitIsExact(t *testing.T) {
+	srv, w := newServer(t)
+	dir := newDir(t, srv, "")
+	ch, err := databrickspipes.DBFSMessageWriter{Workspace: w, Options: noTicks}.Open(context.Background(), pipes.Params{"path": dir})
+	require.NoError(t, err)
+	sized := func(n int) pipes.Message {
+		m := msg(pipes.MethodReportCustomMessage, `{"payload":""}`)
+		pad := n - len(m.AppendJSON(nil))
+		return msg(pipes.MethodReportCustomMessage, `{"payload":"`+strings.Repeat("p", pad)+`"}`)
+	}
+	atLimit := sized(databrickspipes.MaxDBFSChunkSize)
+	require.Len(t, atLimit.AppendJSON(nil), databrickspipes.MaxDBFSChunkSize)
+	require.ErrorIs(t, ch.WriteMessage(sized(databrickspipes.MaxDBFSChunkSize+1)), databrickspipes.ErrMessageTooLarge)
+	require.NoError(t, ch.WriteMessage(msg(pipes.MethodOpened, `{"extras":{}}`)))
+	require.NoError(t, ch.WriteMessage(atLimit))
+	require.NoError(t, ch.WriteMessage(msg(pipes.MethodClosed, `{}`)))
+	require.NoError(t, ch.Close())
+	got := chunks(t, srv, dir)
+	require.Len(t, got, 3, "the message at the limit goes alone")
+	assert.Len(t, got[1], databrickspipes.MaxDBFSChunkSize)
+	// Dagster's reader reads a chunk with one dbfs/read without a length.
+	_, out := readDefault(t, srv, dir+"/2.json")
+	assert.Equal(t, got[1], out)
+}
+
+// readDefault reads a file as Dagster's DBFS reader does: dbfs/read with
+// only the path.
+func readDefault(t *testing.T, srv *dbxserver.Server, p string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(srv.URL + "/api/2.0/dbfs/read?path=" + p)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var body struct {
+		BytesRead int    `json:"bytes_read"`
+		Data      string `json:"data"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+	data, err := base64.StdEncoding.DecodeString(body.Data)
+	require.NoError(t, err)
+	return body.BytesRead, string(data)
 }
