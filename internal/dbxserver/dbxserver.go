@@ -109,6 +109,9 @@ func Path(method, prefix string) func(*http.Request) bool {
 // Request is one request the server saw.
 type Request struct {
 	Method, Path, Query string
+	// UserAgent tells the SDKs apart ("databricks-sdk-go/…",
+	// "databricks-sdk-py/…").
+	UserAgent string
 	// Injected is the status of an injected failure, or 0.
 	Injected int
 }
@@ -315,7 +318,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 	}
-	req := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery}
+	req := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, UserAgent: r.UserAgent()}
 	if rule != nil {
 		req.Injected = rule.Status
 	}
