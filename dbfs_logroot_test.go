@@ -2,7 +2,12 @@ package pipes
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -54,4 +59,27 @@ func TestClusterDriverLogRoot(t *testing.T) {
 	assert.Equal(t, "dbfs:/logs/c1/driver", ClusterDriverLogRoot("dbfs:/logs//", "c1"))
 	assert.Equal(t, "", ClusterDriverLogRoot("", "c1"))
 	assert.Equal(t, "", ClusterDriverLogRoot("dbfs:/logs", ""))
+}
+
+// Chunks written through the mount stay within what Dagster's DBFS reader
+// reads per chunk.
+func TestDBFSMessageWriterChunkSize(t *testing.T) {
+	root := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "tmp", "m"), 0o755))
+	ch, err := DBFSMessageWriter{Root: root, NoLogDiscovery: true, Options: BlobStoreOptions{Interval: time.Hour}}.
+		Open(context.Background(), Params{"path": "/tmp/m"})
+	require.NoError(t, err)
+	payload := strings.Repeat("x", 200_000)
+	for i := range 6 {
+		require.NoError(t, ch.WriteMessage(Message{Method: MethodReportCustomMessage, Params: []byte(fmt.Sprintf(`{"payload":"%d%s"}`, i, payload))}))
+	}
+	require.NoError(t, ch.Close())
+	entries, err := os.ReadDir(filepath.Join(root, "tmp", "m"))
+	require.NoError(t, err)
+	require.Len(t, entries, 3)
+	for _, e := range entries {
+		info, err := e.Info()
+		require.NoError(t, err)
+		assert.LessOrEqual(t, info.Size(), int64(MaxDBFSChunkSize), e.Name())
+	}
 }

@@ -93,7 +93,8 @@ func (w DefaultMessageWriter) stream(v any) (io.Writer, error) {
 // mount of a Databricks cluster (param "path", as Dagster's DBFS reader
 // sends it).
 type DBFSMessageWriter struct {
-	// Options tune the chunk uploads (interval 10 s by default).
+	// Options tune the chunk uploads (interval 10 s by default);
+	// MaxChunkSize is at most MaxDBFSChunkSize.
 	Options BlobStoreOptions
 	// Root is the mount point; "" means "/dbfs".
 	Root string
@@ -113,8 +114,17 @@ func (w DBFSMessageWriter) Open(_ context.Context, params Params) (MessageWriter
 	if err != nil {
 		return nil, err
 	}
-	return NewBufferedFilesystemChannel(dbfsLocalPath(w.Root, path), w.Options), nil
+	opts := w.Options
+	if opts.MaxChunkSize <= 0 || opts.MaxChunkSize > MaxDBFSChunkSize {
+		opts.MaxChunkSize = MaxDBFSChunkSize
+	}
+	return NewBufferedFilesystemChannel(dbfsLocalPath(w.Root, path), opts), nil
 }
+
+// MaxDBFSChunkSize bounds the chunks of [DBFSMessageWriter]: Dagster's DBFS
+// reader reads each chunk with one DBFS API read without a length, which
+// returns at most 0.5 MB.
+const MaxDBFSChunkSize = 512 << 10
 
 // OpenedExtras implements [OpenedExtrasProvider].
 // Without a log root it announces no extras ({}), never an error.

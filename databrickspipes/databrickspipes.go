@@ -73,7 +73,7 @@ const (
 // MaxDBFSChunkSize is the largest chunk [DBFSMessageWriter] uploads:
 // Dagster's DBFS reader reads each chunk with one dbfs/read call without a
 // length, which returns at most 0.5 MB.
-const MaxDBFSChunkSize = 512 << 10
+const MaxDBFSChunkSize = pipes.MaxDBFSChunkSize
 
 // ErrNoWorkspace is returned when the Workspace field of a loader or writer
 // is nil.
