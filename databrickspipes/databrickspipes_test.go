@@ -396,7 +396,10 @@ func TestDBFSMessageSizeLimitIsExact(t *testing.T) {
 // only the path.
 func readDefault(t *testing.T, srv *dbxserver.Server, p string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(srv.URL + "/api/2.0/dbfs/read?path=" + p)
+	req, err := http.NewRequest(http.MethodGet, srv.URL+"/api/2.0/dbfs/read?path="+p, nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer t")
+	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	var body struct {

@@ -22,6 +22,7 @@
 // DBFS paths and Unity Catalog volume paths (/Volumes/…) share one tree,
 // rooted at [Server.Root]; a test can use Root as the /dbfs mount.
 //
+// Every /api/ call needs an "Authorization: Bearer …" header (any token).
 // Traps of the real service that the server keeps: request bodies may be
 // chunked; read answers at most 0.5 MB unless a length (≤ 1 MB) is asked
 // for; a missing path is 404 with error_code RESOURCE_DOES_NOT_EXIST (DBFS)
@@ -350,6 +351,9 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	var err *apiError
 	switch {
+	case strings.HasPrefix(p, "/api/") && !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer "):
+		// Every API call carries a token (any token will do here).
+		err = errf(401, "UNAUTHENTICATED", "Credential was not sent or was of an unsupported type for this API.")
 	case strings.HasPrefix(p, "/api/2.0/dbfs/"):
 		err = s.dbfs(w, r, strings.TrimPrefix(p, "/api/2.0/dbfs/"))
 	case strings.HasPrefix(p, "/api/2.0/fs/files/"):
@@ -701,7 +705,7 @@ func (s *Server) files(w http.ResponseWriter, r *http.Request, raw string) *apiE
 		if err != nil {
 			return badParam("cannot read the request body: %v", err)
 		}
-		if st, err := os.Stat(lp); err == nil && (st.IsDir() || r.URL.Query().Get("overwrite") != "true") {
+		if st, err := os.Stat(lp); err == nil && (st.IsDir() || !strings.EqualFold(r.URL.Query().Get("overwrite"), "true")) {
 			return errf(409, "ALREADY_EXISTS", "The file being created already exists: %s", p)
 		}
 		if err := writeAtomic(lp, body); err != nil {

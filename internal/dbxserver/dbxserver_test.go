@@ -33,6 +33,7 @@ func call(t *testing.T, s *dbxserver.Server, method, p string, body any) (int, m
 	}
 	req, err := http.NewRequest(method, s.URL+p, rd)
 	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer test")
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -123,6 +124,7 @@ func TestFilesAPI(t *testing.T) {
 	}()
 	req, err := http.NewRequest("PUT", s.URL+"/api/2.0/fs/files/Volumes/c/s/v/tmp/x/1.json?overwrite=true", pr)
 	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer test")
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
@@ -263,4 +265,12 @@ func TestRunsCancel(t *testing.T) {
 	require.Equal(t, 200, code)
 	_, st := runState(t, s, id)
 	assert.Equal(t, "CANCELED", st["result_state"])
+}
+
+func TestNeedsToken(t *testing.T) {
+	s := dbxserver.New(t, dbxserver.Options{})
+	resp, err := http.Get(s.URL + "/api/2.0/dbfs/get-status?path=/")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 }
