@@ -1,6 +1,7 @@
 package pipes
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -81,6 +82,11 @@ type BlobStoreOptions struct {
 	// OnError, if set, is told of each failed upload. The chunk stays
 	// queued and is retried, under the same number, at the next interval.
 	OnError func(err error, index int)
+	// MaxChunkSize, if positive, bounds the size of a chunk: the messages
+	// of one interval are split, at message boundaries, into as many
+	// chunks as needed (a single larger message goes alone). For readers
+	// that read a bounded amount per chunk, such as Dagster's DBFS reader.
+	MaxChunkSize int
 }
 
 // BlobStoreChannel buffers messages in memory and uploads them as numbered
@@ -170,21 +176,20 @@ func (c *BlobStoreChannel) loop() {
 func (c *BlobStoreChannel) flush(ctx context.Context) error {
 	c.uploadMu.Lock()
 	defer c.uploadMu.Unlock()
-	// At most two uploads: a chunk left from a failed attempt, then the
-	// messages queued since.
-	for range 2 {
+	// A chunk left from a failed attempt first, then the messages queued
+	// since (in several chunks when MaxChunkSize asks for it). What is
+	// written during the flush waits for the next one, so that a busy
+	// writer cannot keep a flush going.
+	c.mu.Lock()
+	budget := len(c.buf)
+	c.mu.Unlock()
+	for {
 		if c.pending == nil {
-			// The next interval's buffer starts at about the size of the
-			// last chunk, so that it does not grow by doubling (which
-			// leaves as much garbage again behind it).
-			var next []byte
-			if c.lastLen > 0 {
-				next = make([]byte, 0, c.lastLen+c.lastLen/8)
+			if budget <= 0 {
+				return nil
 			}
-			c.mu.Lock()
-			c.pending, c.buf = c.buf, next
-			c.mu.Unlock()
-			c.lastLen = len(c.pending)
+			c.pending = c.take()
+			budget -= len(c.pending) + 1
 			if len(c.pending) == 0 {
 				c.pending = nil
 				return nil
@@ -199,7 +204,36 @@ func (c *BlobStoreChannel) flush(ctx context.Context) error {
 		c.pending = nil
 		c.next++
 	}
-	return nil
+}
+
+// take removes the next chunk's messages from the buffer.
+func (c *BlobStoreChannel) take() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if max := c.opts.MaxChunkSize; max > 0 && len(c.buf) > max {
+		// Cut after the last whole message that fits (messages hold no
+		// raw newline), or after the first message if it alone is larger.
+		cut := bytes.LastIndexByte(c.buf[:max+1], '\n')
+		if cut < 0 {
+			cut = bytes.IndexByte(c.buf, '\n')
+		}
+		if cut >= 0 {
+			chunk := bytes.Clone(c.buf[:cut])
+			c.buf = append(c.buf[:0], c.buf[cut+1:]...)
+			return chunk
+		}
+	}
+	// The next interval's buffer starts at about the size of the last
+	// chunk, so that it does not grow by doubling (which leaves as much
+	// garbage again behind it).
+	var next []byte
+	if c.lastLen > 0 {
+		next = make([]byte, 0, c.lastLen+c.lastLen/8)
+	}
+	chunk := c.buf
+	c.buf = next
+	c.lastLen = len(chunk)
+	return chunk
 }
 
 // Flush uploads what is queued now, without waiting for the interval.

@@ -208,23 +208,54 @@ func truncateRepr(s string) string {
 
 // EnvParamsLoader reads the bootstrap values from the environment variables
 // DAGSTER_PIPES_CONTEXT and DAGSTER_PIPES_MESSAGES. It is the default.
-type EnvParamsLoader struct{}
+//
+// When DAGSTER_PIPES_CONTEXT is not set but the command line has
+// --dagster-pipes-context, it reads both values from the command line
+// instead, as [CLIArgsParamsLoader] does: Dagster's Databricks clients pass
+// them as task parameters (command-line arguments) to a task on an
+// existing cluster or on serverless compute, so the same program works
+// whichever way it is launched.
+type EnvParamsLoader struct {
+	// Args are the command-line arguments searched for the fallback; nil
+	// means os.Args[1:].
+	Args []string
+}
+
+// cli returns the command-line loader when the fallback applies.
+func (l EnvParamsLoader) cli() (CLIArgsParamsLoader, bool) {
+	if _, ok := os.LookupEnv(ContextEnvVar); ok {
+		return CLIArgsParamsLoader{}, false
+	}
+	c := CLIArgsParamsLoader(l)
+	return c, c.IsDagsterPipesProcess()
+}
 
 // IsDagsterPipesProcess reports whether DAGSTER_PIPES_CONTEXT is set, even to
-// the empty string.
-func (EnvParamsLoader) IsDagsterPipesProcess() bool {
-	_, ok := os.LookupEnv(ContextEnvVar)
+// the empty string, or --dagster-pipes-context is on the command line.
+func (l EnvParamsLoader) IsDagsterPipesProcess() bool {
+	if _, ok := os.LookupEnv(ContextEnvVar); ok {
+		return true
+	}
+	_, ok := l.cli()
 	return ok
 }
 
-// LoadContextParams decodes DAGSTER_PIPES_CONTEXT.
-func (EnvParamsLoader) LoadContextParams() (Params, error) {
+// LoadContextParams decodes DAGSTER_PIPES_CONTEXT (or the command line's
+// --dagster-pipes-context, see [EnvParamsLoader]).
+func (l EnvParamsLoader) LoadContextParams() (Params, error) {
+	if c, ok := l.cli(); ok {
+		return c.LoadContextParams()
+	}
 	v, ok := os.LookupEnv(ContextEnvVar)
 	return decodeParams("environment variable "+ContextEnvVar, v, ok)
 }
 
-// LoadMessagesParams decodes DAGSTER_PIPES_MESSAGES.
-func (EnvParamsLoader) LoadMessagesParams() (Params, error) {
+// LoadMessagesParams decodes DAGSTER_PIPES_MESSAGES (or the command line's
+// --dagster-pipes-messages, see [EnvParamsLoader]).
+func (l EnvParamsLoader) LoadMessagesParams() (Params, error) {
+	if c, ok := l.cli(); ok {
+		return c.LoadMessagesParams()
+	}
 	v, ok := os.LookupEnv(MessagesEnvVar)
 	return decodeParams("environment variable "+MessagesEnvVar, v, ok)
 }

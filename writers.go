@@ -98,15 +98,19 @@ func (w DefaultMessageWriter) stream(v any) (io.Writer, error) {
 // mount of a Databricks cluster (param "path", as Dagster's DBFS reader
 // sends it).
 type DBFSMessageWriter struct {
-	// Options tune the chunk uploads (interval 10 s by default).
+	// Options tune the chunk uploads (interval 10 s by default);
+	// MaxChunkSize is at most MaxDBFSChunkSize.
 	Options BlobStoreOptions
 	// Root is the mount point; "" means "/dbfs".
 	Root string
 	// ClusterDriverLogRoot, if set, is announced in the opened message as
 	// "cluster_driver_log_root" so that Dagster forwards the driver's
-	// stdout and stderr. (The Python reference reads it from the Spark
-	// configuration; a Go job passes it in, e.g. from its job settings.)
+	// stdout and stderr. When empty it is discovered, where the runtime
+	// allows, from the cluster's log delivery configuration (see
+	// [DiscoverClusterDriverLogRoot]).
 	ClusterDriverLogRoot string
+	// NoLogDiscovery turns that discovery off.
+	NoLogDiscovery bool
 }
 
 // Open implements [MessageWriter].
@@ -115,15 +119,29 @@ func (w DBFSMessageWriter) Open(_ context.Context, params Params) (MessageWriter
 	if err != nil {
 		return nil, err
 	}
-	return NewBufferedFilesystemChannel(dbfsLocalPath(w.Root, path), w.Options), nil
+	opts := w.Options
+	if opts.MaxChunkSize <= 0 || opts.MaxChunkSize > MaxDBFSChunkSize {
+		opts.MaxChunkSize = MaxDBFSChunkSize
+	}
+	return NewBufferedFilesystemChannel(dbfsLocalPath(w.Root, path), opts), nil
 }
 
+// MaxDBFSChunkSize bounds the chunks of [DBFSMessageWriter]: Dagster's DBFS
+// reader reads each chunk with one DBFS API read without a length, which
+// returns at most 0.5 MB.
+const MaxDBFSChunkSize = 512 << 10
+
 // OpenedExtras implements [OpenedExtrasProvider].
-func (w DBFSMessageWriter) OpenedExtras(context.Context) (map[string]any, error) {
-	if w.ClusterDriverLogRoot == "" {
+// Without a log root it announces no extras ({}), never an error.
+func (w DBFSMessageWriter) OpenedExtras(ctx context.Context) (map[string]any, error) {
+	root := w.ClusterDriverLogRoot
+	if root == "" && !w.NoLogDiscovery {
+		root = DiscoverClusterDriverLogRoot(ctx)
+	}
+	if root == "" {
 		return map[string]any{}, nil
 	}
-	return map[string]any{"cluster_driver_log_root": w.ClusterDriverLogRoot}, nil
+	return map[string]any{ClusterDriverLogRootKey: root}, nil
 }
 
 // VolumesMessageWriter writes chunks into a Unity Catalog volume directory

@@ -12,6 +12,7 @@ require (
 	github.com/aws/aws-sdk-go-v2/service/s3 v1.114.9
 	github.com/dagster-pipes-go/pipes v0.0.0-00010101000000-000000000000
 	github.com/dagster-pipes-go/pipes/azurepipes v0.0.0-00010101000000-000000000000
+	github.com/dagster-pipes-go/pipes/databrickspipes v0.0.0-00010101000000-000000000000
 	github.com/dagster-pipes-go/pipes/gcspipes v0.0.0-00010101000000-000000000000
 	github.com/dagster-pipes-go/pipes/lambdapipes v0.0.0-00010101000000-000000000000
 	github.com/dagster-pipes-go/pipes/s3pipes v0.0.0-00010101000000-000000000000
@@ -53,6 +54,7 @@ require (
 	github.com/aws/smithy-go v1.28.9 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/cncf/xds/go v0.0.0-20260202195803-dba9d589def2 // indirect
+	github.com/databricks/databricks-sdk-go v0.130.0 // indirect
 	github.com/envoyproxy/go-control-plane/envoy v1.37.0 // indirect
 	github.com/envoyproxy/protoc-gen-validate v1.3.3 // indirect
 	github.com/felixge/httpsnoop v1.1.0 // indirect
@@ -62,6 +64,7 @@ require (
 	github.com/goccy/go-json v0.10.6 // indirect
 	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
 	github.com/google/flatbuffers v25.12.19+incompatible // indirect
+	github.com/google/go-querystring v1.1.0 // indirect
 	github.com/google/renameio/v2 v2.0.0 // indirect
 	github.com/google/s2a-go v0.1.11 // indirect
 	github.com/google/uuid v1.6.0 // indirect
@@ -91,6 +94,7 @@ require (
 	go.yaml.in/yaml/v3 v3.0.6 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/exp v0.0.0-20260813180055-c1d0aacb2297 // indirect
+	golang.org/x/mod v0.42.0 // indirect
 	golang.org/x/net v0.62.0 // indirect
 	golang.org/x/oauth2 v0.37.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
@@ -103,12 +107,19 @@ require (
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20261019180522-ce908d29299b // indirect
 	google.golang.org/grpc v1.84.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
+	gopkg.in/ini.v1 v1.67.3 // indirect
 )
 
 replace (
 	github.com/dagster-pipes-go/pipes => ../
 	github.com/dagster-pipes-go/pipes/azurepipes => ../azurepipes
+	github.com/dagster-pipes-go/pipes/databrickspipes => ../databrickspipes
 	github.com/dagster-pipes-go/pipes/gcspipes => ../gcspipes
 	github.com/dagster-pipes-go/pipes/lambdapipes => ../lambdapipes
 	github.com/dagster-pipes-go/pipes/s3pipes => ../s3pipes
 )
+
+// The Databricks SDK reaches an old monolithic genproto (through
+// go.opencensus.io) that overlaps the split googleapis modules of the GCS
+// SDK; go.work has the same line.
+replace google.golang.org/genproto => google.golang.org/genproto v0.0.0-20251202230838-ff82c1b0f217

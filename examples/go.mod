@@ -6,6 +6,7 @@ require (
 	github.com/aws/aws-lambda-go v1.55.1
 	github.com/dagster-pipes-go/pipes v0.0.0-00010101000000-000000000000
 	github.com/dagster-pipes-go/pipes/azurepipes v0.0.0-00010101000000-000000000000
+	github.com/dagster-pipes-go/pipes/databrickspipes v0.0.0-00010101000000-000000000000
 	github.com/dagster-pipes-go/pipes/gcspipes v0.0.0-00010101000000-000000000000
 	github.com/dagster-pipes-go/pipes/lambdapipes v0.0.0-00010101000000-000000000000
 	github.com/dagster-pipes-go/pipes/s3pipes v0.0.0-00010101000000-000000000000
@@ -50,6 +51,7 @@ require (
 	github.com/aws/smithy-go v1.28.9 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/cncf/xds/go v0.0.0-20260202195803-dba9d589def2 // indirect
+	github.com/databricks/databricks-sdk-go v0.130.0 // indirect
 	github.com/envoyproxy/go-control-plane/envoy v1.37.0 // indirect
 	github.com/envoyproxy/protoc-gen-validate v1.3.3 // indirect
 	github.com/felixge/httpsnoop v1.1.0 // indirect
@@ -59,6 +61,7 @@ require (
 	github.com/goccy/go-json v0.10.6 // indirect
 	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
 	github.com/google/flatbuffers v25.12.19+incompatible // indirect
+	github.com/google/go-querystring v1.1.0 // indirect
 	github.com/google/s2a-go v0.1.11 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/googleapis/enterprise-certificate-proxy v0.3.23 // indirect
@@ -82,6 +85,7 @@ require (
 	go.opentelemetry.io/otel/trace v1.45.0 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/exp v0.0.0-20260813180055-c1d0aacb2297 // indirect
+	golang.org/x/mod v0.42.0 // indirect
 	golang.org/x/net v0.62.0 // indirect
 	golang.org/x/oauth2 v0.37.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
@@ -94,12 +98,19 @@ require (
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20261019180522-ce908d29299b // indirect
 	google.golang.org/grpc v1.84.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
+	gopkg.in/ini.v1 v1.67.0 // indirect
 )
 
 replace (
 	github.com/dagster-pipes-go/pipes => ../
 	github.com/dagster-pipes-go/pipes/azurepipes => ../azurepipes
+	github.com/dagster-pipes-go/pipes/databrickspipes => ../databrickspipes
 	github.com/dagster-pipes-go/pipes/gcspipes => ../gcspipes
 	github.com/dagster-pipes-go/pipes/lambdapipes => ../lambdapipes
 	github.com/dagster-pipes-go/pipes/s3pipes => ../s3pipes
 )
+
+// The Databricks SDK reaches an old monolithic genproto (through
+// go.opencensus.io) that overlaps the split googleapis modules of the GCS
+// SDK; go.work has the same line.
+replace google.golang.org/genproto => google.golang.org/genproto v0.0.0-20251202230838-ff82c1b0f217

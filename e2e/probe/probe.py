@@ -180,6 +180,11 @@ def _run_external(context, req):
 
         yield from azureext.run_external(context, req, sys.modules[__name__])
         return
+    if (req.get("reader") or "").startswith("dbx"):
+        import dbxext  # dagster-databricks on our loopback server: see dbxext.py (e2e/databricks_test.go)
+
+        yield from dbxext.run_external(context, req, sys.modules[__name__])
+        return
     injector = INJECTORS[req.get("injector") or "tempfile"]()
     reader = _make_reader(req.get("reader"))
     env = {**os.environ, **(req.get("env") or {})}
