@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -48,6 +50,38 @@ func NewCollector(assetKeys []string) *Collector {
 	return &Collector{assetKeys: slices.Clone(assetKeys), materialized: map[string]bool{}}
 }
 
+// MaxReadableNesting is how deeply a message may nest and still be read by
+// Dagster: its reader decodes and resolves messages with Python, whose
+// recursion limit fails at about 490 levels from the top of a thread, less
+// inside Dagster's reader (measured with Dagster 1.13). The library itself
+// refuses values nested deeper than pipes.MaxNestingDepth, well below.
+const MaxReadableNesting = 400
+
+// nesting returns how deeply objects and arrays nest in a JSON text.
+func nesting(raw []byte) int {
+	depth, deepest := 0, 0
+	inString := false
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case inString:
+			if c == '\\' {
+				i++
+			} else if c == '"' {
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			deepest = max(deepest, depth)
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return deepest
+}
+
 // IsMessageLine reports whether a line of a stream is a Pipes message: a
 // JSON object with the protocol-version key, the test Dagster's log-scraping
 // readers apply. Other lines are the program's own output.
@@ -78,6 +112,10 @@ func (c *Collector) Add(line []byte) Event {
 		c.res.ProtocolErrors = append(c.res.ProtocolErrors, ev.Errors...)
 	}()
 
+	if d := nesting(line); d > MaxReadableNesting {
+		fail("the message nests objects and arrays %d levels deep: Dagster's reader (Python) fails past about %d (its recursion limit) and loses every later message", d, MaxReadableNesting)
+		return ev
+	}
 	v, err := decodeJSON(line)
 	if err != nil {
 		fail("not a JSON message: %v: %q", err, truncate(string(line), 200))
@@ -510,12 +548,18 @@ func checkMetadataValue(t pipes.MetadataType, raw any) string {
 			return "raw_value must be a string, got " + jsonText(raw)
 		}
 	case pipes.MetadataJSON:
+		// Dagster's MetadataValue.json takes a mapping, a sequence (a str
+		// is one) or None.
 		switch raw.(type) {
-		case map[string]any, []any:
+		case map[string]any, []any, string, nil:
 		default:
-			return "raw_value must be a JSON object or array, got " + jsonText(raw)
+			return "raw_value must be a JSON object, array, string or null, got " + jsonText(raw)
 		}
 	case pipes.MetadataInt:
+		// Python's bool is an int, so Dagster's int check takes true.
+		if _, isBool := raw.(bool); isBool {
+			return ""
+		}
 		if n, ok := raw.(json.Number); raw != nil && (!ok || !isIntSpelling(string(n))) {
 			return "raw_value must be an integer (no decimal point), got " + jsonText(raw)
 		}
@@ -528,6 +572,14 @@ func checkMetadataValue(t pipes.MetadataType, raw any) string {
 			return "raw_value must be a bool, got " + jsonText(raw)
 		}
 	case pipes.MetadataTimestamp:
+		if _, isBool := raw.(bool); isBool {
+			return ""
+		}
+		if n, ok := raw.(json.Number); ok {
+			if f, err := strconv.ParseFloat(string(n), 64); err != nil || math.IsInf(f, 0) {
+				return "raw_value must be a number of seconds that fits a float, got " + jsonText(raw)
+			}
+		}
 		if _, ok := raw.(json.Number); !ok {
 			return "raw_value must be a number of seconds since the Unix epoch, got " + jsonText(raw)
 		}
