@@ -270,8 +270,38 @@ func (c *BlobStoreChannel) Close() error {
 // NewBufferedFilesystemChannel returns a blob-store channel whose chunks are
 // the files "<dir>/<index>.json". It does not create dir. DBFS and Unity
 // Catalog volumes channels are built on it.
+//
+// Each chunk is written under a temporary name and renamed into place, so
+// that a reader polling for "<index>.json" never sees it empty or partly
+// written (Dagster's reader takes a chunk as soon as it exists and does not
+// read it again).
 func NewBufferedFilesystemChannel(dir string, opts BlobStoreOptions) *BlobStoreChannel {
 	return NewBlobStoreChannel(func(_ context.Context, chunk []byte, index int) error {
-		return os.WriteFile(filepath.Join(dir, ChunkKey("", index)), chunk, 0o644)
+		return writeFileAtomic(filepath.Join(dir, ChunkKey("", index)), chunk)
 	}, opts)
+}
+
+// writeFileAtomic writes data to a temporary file next to path and renames
+// it to path.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
 }

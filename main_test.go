@@ -23,8 +23,15 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
+// children are the child helpers defined in platform-specific files.
+var children = map[string]func(){}
+
 // runChild runs one child helper and exits.
 func runChild(name string) {
+	if f, ok := children[name]; ok {
+		f()
+		os.Exit(0)
+	}
 	switch name {
 	case "ignore-signals":
 		// A job that never looks at its ctx: only a second signal ends it.

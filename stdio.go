@@ -64,11 +64,15 @@ func (c *capturingChannel) sendStream(stream string, text []byte) {
 	_ = c.MessageWriterChannel.WriteMessage(Message{Method: MethodLogExternalStream, Params: b})
 }
 
+// stop stops every capture at once, so that Close waits at most eofWait
+// however many streams a lingering child holds.
 func (c *capturingChannel) stop() {
 	c.once.Do(func() {
+		var wg sync.WaitGroup
 		for _, cap := range c.captures {
-			cap.stop()
+			wg.Go(cap.stop)
 		}
+		wg.Wait()
 	})
 }
 
