@@ -82,4 +82,3 @@ func TestRunSecondSignalEndsProcess(t *testing.T) {
 		})
 	}
 }
-
