@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -96,16 +97,19 @@ const (
 // DefaultContextLoader reads the context from the file named by param "path"
 // (Dagster's default temp-file injector) or, when there is no "path", from
 // the object in param "data" (Dagster's env-var injector).
-type DefaultContextLoader struct{}
+type DefaultContextLoader struct {
+	// MaxSize bounds the size of the context file; 0 means MaxContextSize.
+	MaxSize int64
+}
 
 // LoadContext implements [ContextLoader].
-func (DefaultContextLoader) LoadContext(_ context.Context, params Params) (*ContextData, error) {
+func (l DefaultContextLoader) LoadContext(_ context.Context, params Params) (*ContextData, error) {
 	if _, ok := params[ContextPathKey]; ok {
 		path, err := params.String(ContextPathKey, "PipesDefaultContextLoader")
 		if err != nil {
 			return nil, err
 		}
-		return loadContextFile(path)
+		return loadContextFile(path, l.MaxSize)
 	}
 	if v, ok := params[ContextDataKey]; ok {
 		if _, isObject := v.(map[string]any); !isObject {
@@ -123,10 +127,24 @@ func (DefaultContextLoader) LoadContext(_ context.Context, params Params) (*Cont
 		`Invalid params for PipesDefaultContextLoader, expected key "path" or "data", received %s%s`, pyDictRepr(params), blobStoreHint(params, "context loader", "WithContextLoader", "ContextLoader"))
 }
 
-func loadContextFile(path string) (*ContextData, error) {
-	raw, err := os.ReadFile(path)
+// loadContextFile reads and parses a context file of at most maxSize
+// bytes (0 means MaxContextSize): the path comes from outside, and a
+// context is a few kilobytes.
+func loadContextFile(path string, maxSize int64) (*ContextData, error) {
+	if maxSize <= 0 {
+		maxSize = MaxContextSize
+	}
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, wrapError(ErrInvalidContext, err, "cannot read the context file Dagster named (%s)", path)
+	}
+	defer f.Close()
+	raw, err := io.ReadAll(io.LimitReader(f, maxSize+1))
+	if err != nil {
+		return nil, wrapError(ErrInvalidContext, err, "cannot read the context file Dagster named (%s)", path)
+	}
+	if int64(len(raw)) > maxSize {
+		return nil, newError(ErrInvalidContext, "the context file Dagster named (%s) is larger than %d bytes: it is not a Pipes context (raise the loader's MaxSize if it is)", path, maxSize)
 	}
 	data, err := ParseContextData(raw)
 	if err != nil {
@@ -141,6 +159,8 @@ func loadContextFile(path string) (*ContextData, error) {
 type DBFSContextLoader struct {
 	// Root is the mount point; "" means "/dbfs".
 	Root string
+	// MaxSize bounds the size of the context file; 0 means MaxContextSize.
+	MaxSize int64
 }
 
 // LoadContext implements [ContextLoader].
@@ -149,7 +169,7 @@ func (l DBFSContextLoader) LoadContext(_ context.Context, params Params) (*Conte
 	if err != nil {
 		return nil, err
 	}
-	return loadContextFile(dbfsLocalPath(l.Root, path))
+	return loadContextFile(dbfsLocalPath(l.Root, path), l.MaxSize)
 }
 
 func dbfsLocalPath(root, path string) string {
@@ -161,13 +181,16 @@ func dbfsLocalPath(root, path string) string {
 
 // VolumesContextLoader reads the context from a Unity Catalog volume path
 // (param "path", used as is: /Volumes/...), for Databricks serverless.
-type VolumesContextLoader struct{}
+type VolumesContextLoader struct {
+	// MaxSize bounds the size of the context file; 0 means MaxContextSize.
+	MaxSize int64
+}
 
 // LoadContext implements [ContextLoader].
-func (VolumesContextLoader) LoadContext(_ context.Context, params Params) (*ContextData, error) {
+func (l VolumesContextLoader) LoadContext(_ context.Context, params Params) (*ContextData, error) {
 	path, err := params.String(ContextPathKey, "PipesUnityCatalogVolumesContextLoader")
 	if err != nil {
 		return nil, err
 	}
-	return loadContextFile(path)
+	return loadContextFile(path, l.MaxSize)
 }
