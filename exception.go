@@ -293,7 +293,10 @@ func formatStack(pcs []uintptr) []string {
 	frames := runtime.CallersFrames(pcs)
 	for {
 		f, more := frames.Next()
-		if f.Function != "" && !strings.HasPrefix(f.Function, "runtime.") {
+		// Leave out the Go runtime and the goroutine Run starts the job on:
+		// neither is where the user's code went wrong.
+		if f.Function != "" && !strings.HasPrefix(f.Function, "runtime.") &&
+			!strings.HasPrefix(f.Function, "github.com/dagster-pipes-go/pipes.Run.func") && f.Function != "github.com/dagster-pipes-go/pipes.runJob" {
 			out = append(out, fmt.Sprintf("  File \"%s\", line %d, in %s\n", f.File, f.Line, f.Function))
 		}
 		if !more {

@@ -379,6 +379,10 @@ def handle(req):
         import examples_ext
 
         return examples_ext.handle(req, sys.modules[__name__])
+    if req.get("values_messages"):  # the value class test: see valuesext.py
+        import valuesext
+
+        return valuesext.handle(req, sys.modules[__name__])
     STATE.clear()
     STATE.update(contexts=[], handlers=[])
     instance = DagsterInstance.ephemeral()
