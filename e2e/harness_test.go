@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"go.uber.org/goleak"
 )
 
 // This file is the harness: it finds the Python venv, compiles the Go jobs
@@ -62,6 +64,12 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	if probeInst != nil {
 		probeInst.stop()
+	}
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
 	}
 	os.RemoveAll(tmpDir)
 	os.Exit(code)

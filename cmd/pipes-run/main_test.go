@@ -17,6 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dagster-pipes-go/pipes"
+
+	"go.uber.org/goleak"
 )
 
 // helperEnv makes the test binary act as the program under the runner.
@@ -26,7 +28,7 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv(helperEnv); mode != "" {
 		os.Exit(helper(mode))
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 // helper is a Pipes program whose behaviour depends on mode.
@@ -187,7 +189,7 @@ func TestTransportsAndBootstraps(t *testing.T) {
 func TestFailures(t *testing.T) {
 	code, _, stderr := runHelper(t, "fail")
 	assert.Equal(t, 4, code, "the program's exit status is the runner's")
-	assert.Contains(t, stderr, "[pipes] closed with exception: *errors.errorString: the job failed\n")
+	assert.Contains(t, stderr, "[pipes] closed with exception: error: the job failed\n")
 	assert.Contains(t, stderr, "result: FAILURE (exit status 4, closed with an exception)")
 
 	code, _, stderr = runHelper(t, "no-close")

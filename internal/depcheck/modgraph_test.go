@@ -17,6 +17,7 @@ var testOnlyModules = map[string]bool{
 	"github.com/davecgh/go-spew":    true,
 	"github.com/pmezard/go-difflib": true,
 	"gopkg.in/yaml.v3":              true,
+	"go.uber.org/goleak":            true,
 }
 
 // repoRoot is the repository's root: two directories above this package.
