@@ -31,7 +31,12 @@ from dagster import (
     materialize,
     open_pipes_session,
 )
-from dagster._core.definitions.metadata.external_metadata import metadata_value_from_external
+try:
+    from dagster._core.definitions.metadata.external_metadata import metadata_value_from_external
+except ImportError:  # Dagster before 1.10 (the oldest supported release): the handler's resolver
+    from dagster._core.pipes.context import PipesMessageHandler
+
+    metadata_value_from_external = PipesMessageHandler._resolve_metadata_value
 from dagster._serdes import serialize_value
 
 
