@@ -98,7 +98,7 @@ func newException(err error, depth int) *Exception {
 		exc.Cause = newException(pe.Err, depth+1)
 		return exc
 	}
-	one, many := unwrap(err)
+	many, one := unwrap(err)
 	if one != nil {
 		exc.Cause = newException(one, depth+1)
 	}
@@ -142,7 +142,7 @@ func errorText(err error) (text string) {
 }
 
 // unwrap calls err's Unwrap method, if any; one that panics counts as none.
-func unwrap(err error) (one error, many []error) {
+func unwrap(err error) (many []error, one error) {
 	defer func() {
 		if recover() != nil {
 			one, many = nil, nil
@@ -150,9 +150,9 @@ func unwrap(err error) (one error, many []error) {
 	}()
 	switch u := err.(type) {
 	case interface{ Unwrap() error }:
-		return u.Unwrap(), nil
-	case interface{ Unwrap() []error }:
 		return nil, u.Unwrap()
+	case interface{ Unwrap() []error }:
+		return u.Unwrap(), nil
 	}
 	return nil, nil
 }
@@ -193,7 +193,7 @@ func errorName(err error, depth int) string {
 		if depth >= maxExceptionDepth || isNilPointer(err) {
 			return "error"
 		}
-		one, many := unwrap(err)
+		many, one := unwrap(err)
 		if one == nil && len(many) > 0 {
 			one = many[0]
 		}

@@ -44,7 +44,7 @@ func TestReadContextBlobDefaultDeadline(t *testing.T) {
 func zlibBomb(t *testing.T, n int) string {
 	t.Helper()
 	var buf bytes.Buffer
-	zw, err := zlib.NewWriterLevel(&buf, zlib.BestCompression)
+	zw, err := zlib.NewWriterLevel(&buf, zlib.BestSpeed)
 	require.NoError(t, err)
 	_, err = zw.Write([]byte(`{"data":"`))
 	require.NoError(t, err)
@@ -67,8 +67,6 @@ func TestDecodeParamBounded(t *testing.T) {
 	_, err := DecodeParam(bomb)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "decompresses to more than 67108864 bytes")
-	_, err = MappingParamsLoader{Mapping: map[string]string{ContextEnvVar: bomb}}.LoadContextParams()
-	require.ErrorIs(t, err, ErrInvalidParams)
 	// The limit is configurable.
 	small := zlibBomb(t, 2<<20)
 	_, err = DecodeParamLimit(small, 1<<20)

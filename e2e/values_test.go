@@ -49,7 +49,7 @@ type (
 		B string  `json:"b,omitempty"`
 		C float64 `json:"c,string"`
 		D *tagged `json:"d"`
-		e int
+		e int     // unexported: never encoded
 	}
 	embedded struct {
 		tagged
@@ -124,7 +124,7 @@ func baseValues() map[string]any {
 		"map invalid key": map[string]any{"a\xff": 1}, "map colliding keys": map[string]any{"a\xff": 1, "a\xfe": 2},
 		"map colliding fffd": map[string]int{"a\xff": 1, "a\ufffd": 2},
 		"typed map":          map[string]any{"raw_value": 1, "type": "int"}, "typed map bad": map[string]any{"raw_value": 1, "type": "nope"},
-		"struct": tagged{A: 1, B: "b", C: 2.5, D: &tagged{A: 2}}, "struct ptr": &tagged{}, "struct nil ptr": (*tagged)(nil),
+		"struct": tagged{A: 1, B: "b", C: 2.5, D: &tagged{A: 2}, e: 3}, "struct ptr": &tagged{}, "struct nil ptr": (*tagged)(nil),
 		"embedded": embedded{tagged: tagged{A: 3}, X: []byte("x")}, "struct NaN": tagged{C: math.NaN()},
 		"marshaler": marshals{`{"m":1}`}, "marshaler scalar": marshals{`3`}, "marshaler bad": marshals{`{`},
 		"text marshaler": textual{}, "pointer to int": new(int), "pointer to pointer": func() **int { p := new(int); return &p }(),
