@@ -15,7 +15,9 @@ import (
 // (RFC 1950), then standard base64 with padding. Floats keep a decimal point
 // so that Python reads them back as floats.
 func EncodeParam(value any) (string, error) {
-	raw, err := appendJSON(nil, value)
+	// What Dagster passes may nest deeper than what a job may send to
+	// Dagster, and the reader of an encoded param is this package.
+	raw, err := appendJSONForGo(nil, value)
 	if err != nil {
 		return "", newError(ErrInvalidValue,
 			"Invalid type for parameter `value` of `encode_param`. Expected a JSON-serializable type, got `%T`: %v", value, err)

@@ -42,6 +42,22 @@ func appendJSON(dst []byte, v any) ([]byte, error) {
 	return out, depthError(v, err)
 }
 
+// maxGoNestingDepth is how deeply encoding/json's decoder lets a value nest:
+// the limit for what only Go reads (bootstrap values a Go orchestrator
+// encodes for a Go program).
+const maxGoNestingDepth = 10000
+
+// appendJSONForGo is appendJSON for a value only Go decodes: it may nest up
+// to maxGoNestingDepth levels. Cycles are still refused.
+func appendJSONForGo(dst []byte, v any) ([]byte, error) {
+	// The depth counts up to MaxNestingDepth: start it that much lower.
+	out, err := encodeValue(dst, v, MaxNestingDepth-maxGoNestingDepth)
+	if err == errTooDeep && !hasCycle(reflect.ValueOf(v)) {
+		return out, fmt.Errorf("the value nests objects and arrays more than %d levels deep", maxGoNestingDepth)
+	}
+	return out, depthError(v, err)
+}
+
 // depthError turns errTooDeep into an error that says whether v contains a
 // cycle (the usual cause) or is just nested too deeply.
 func depthError(v any, err error) error {

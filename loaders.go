@@ -117,7 +117,9 @@ func (l DefaultContextLoader) LoadContext(_ context.Context, params Params) (*Co
 				"Invalid type for parameter `data` passed from orchestration side to `PipesDefaultContextLoader`. Expected `<class 'dict'>`, got `%s`.",
 				pyTypeRepr(v))
 		}
-		raw, err := appendJSON(nil, v)
+		// Re-encoded with encoding/json, not appendJSON: what Dagster sent
+		// may nest deeper than the limit on what this package sends.
+		raw, err := json.Marshal(v)
 		if err != nil {
 			return nil, wrapError(ErrInvalidContext, err, "context data")
 		}

@@ -125,3 +125,15 @@ func TestBootstrapErrorsSayWhatIsWrong(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, Params{"path": "/m"}, m)
 }
+
+// The nesting limit is on what this package sends: a context Dagster sent
+// with deeply nested extras still loads.
+func TestDeepContextDataLoads(t *testing.T) {
+	data := testData("a")
+	data["extras"] = map[string]any{"deep": nested(300)}
+	p, _ := newTestContext(t, data)
+	v, err := p.Extra("deep")
+	require.NoError(t, err)
+	assert.NotNil(t, v)
+	require.NoError(t, p.Close())
+}
