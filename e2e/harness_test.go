@@ -19,6 +19,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"go.uber.org/goleak"
+
+	"github.com/dagster-pipes-go/pipes/internal/moto"
 )
 
 // This file is the harness: it finds the Python venv, compiles the Go jobs
@@ -61,12 +63,15 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := moto.RunTests(m) // m.Run, then stops the shared moto server of the S3 tests
 	if probeInst != nil {
 		probeInst.stop()
 	}
 	if code == 0 {
-		if err := goleak.Find(); err != nil {
+		// The S3 tests' SDK clients keep idle keep-alive connections: the
+		// HTTP client's goroutines, not ours.
+		if err := goleak.Find(goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+			goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop")); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak:", err)
 			code = 1
 		}
