@@ -58,6 +58,16 @@ type Metadata map[string]any
 
 // MetadataValue is one typed metadata value, sent as
 // {"raw_value": Raw, "type": Type}.
+//
+// A value Dagster's resolver cannot read is refused when it is sent, with
+// [ErrInvalidMetadata], and nothing is written: a Raw of the wrong JSON type
+// for Type (a json value that is a number or bool, a text value that is not a
+// string, an int with a fraction…), a table, table_schema or
+// table_column_lineage value that is not the matching Go type, a table cell
+// that is an object or array, NaN or an infinity, a value that contains
+// itself or nests deeper than [MaxNestingDepth]. A plain map whose keys are
+// exactly "raw_value" and "type" in a [Metadata] is the typed value it
+// spells, as in the reference.
 type MetadataValue struct {
 	Type MetadataType
 	// Raw is the raw value as Dagster expects it for Type; see the typed
