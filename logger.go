@@ -138,8 +138,7 @@ func appendAttr(b []byte, group string, a slog.Attr) []byte {
 		// fmt (behind Value.String) recurses for ever on a map, slice or
 		// pointer that contains itself: the process would die.
 		if rv := reflect.ValueOf(v.Any()); v.Kind() == slog.KindAny && isContainer(rv.Kind()) && hasCycle(rv) {
-			b = appendStringContent(b, "<"+rv.Type().String()+" that contains itself>")
-			return b
+			return appendStringContent(b, strconv.Quote("<"+rv.Type().String()+" that contains itself>"))
 		}
 		s := v.String()
 		if needsQuoting(s) {

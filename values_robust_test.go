@@ -144,3 +144,16 @@ func TestPlainTypedMap(t *testing.T) {
 	// Other maps are still inferred (Dagster makes them json).
 	assert.Equal(t, `{"raw_value":{"raw_value":3},"type":"__infer__"}`, entryJSON(t, map[string]any{"raw_value": 3}))
 }
+
+// Found by the class test (issue 10): a slog attribute that contains itself
+// made fmt recurse until the process died.
+func TestLogAttributeThatContainsItself(t *testing.T) {
+	p, read := newTestContext(t, testData("a"))
+	m := map[string]any{}
+	m["m"] = m
+	p.Log().Info("cyclic", "v", m, "n", 1)
+	require.NoError(t, p.Close())
+	msgs := read()
+	require.Equal(t, []string{"opened", "log", "closed"}, methods(msgs))
+	assert.Equal(t, `cyclic v="<map[string]interface {} that contains itself>" n=1`, msgs[1].Params["message"])
+}
