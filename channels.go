@@ -1,6 +1,7 @@
 package pipes
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"sync"
@@ -26,9 +27,10 @@ type MessageWriterChannel interface {
 // FileChannel appends one message per line to a file, with one write call per
 // message, so a message is in the file when WriteMessage returns.
 type FileChannel struct {
-	mu   sync.Mutex
-	f    *os.File
-	line []byte
+	mu     sync.Mutex
+	f      *os.File
+	line   []byte
+	broken bool // a partial line is in the file: start the next on a new line
 }
 
 // NewFileChannel opens (creating it if needed) the file at path for appending.
@@ -47,9 +49,27 @@ func (c *FileChannel) WriteMessage(msg Message) error {
 	if c.f == nil {
 		return ErrClosed
 	}
-	c.line = append(msg.AppendJSON(c.line[:0]), '\n')
-	_, err := c.f.Write(c.line)
-	return err
+	c.line = c.line[:0]
+	if c.broken {
+		c.line = append(c.line, '\n')
+		c.broken = false
+	}
+	c.line = append(msg.AppendJSON(c.line), '\n')
+	n, err := c.f.Write(c.line)
+	if err != nil && n > 0 {
+		// A short write (the disk full for a moment) left part of the
+		// line: cut it off, or the next message would be glued to it and
+		// Dagster's reader would fail on the line and stop reading.
+		if end, serr := c.f.Seek(0, io.SeekEnd); serr == nil && c.f.Truncate(end-int64(n)) == nil {
+			return fmt.Errorf("pipes: the %s message was not written (%d of %d bytes written, then cut off again): %w", msg.Method, n, len(c.line), err)
+		}
+		c.broken = true
+		return fmt.Errorf("pipes: the %s message was only partly written and could not be cut off; the next message starts on a new line: %w", msg.Method, err)
+	}
+	if err != nil {
+		return fmt.Errorf("pipes: the %s message was not written: %w", msg.Method, err)
+	}
+	return nil
 }
 
 // Close implements [MessageWriterChannel].
@@ -71,6 +91,7 @@ type StreamChannel struct {
 	w      io.Writer
 	line   []byte
 	closed bool
+	broken bool // a partial line went out: start the next on a new line
 }
 
 // NewStreamChannel returns a channel that writes to w.
@@ -83,9 +104,26 @@ func (c *StreamChannel) WriteMessage(msg Message) error {
 	if c.closed {
 		return ErrClosed
 	}
-	c.line = append(msg.AppendJSON(c.line[:0]), '\n')
-	_, err := c.w.Write(c.line)
-	return err
+	c.line = c.line[:0]
+	if c.broken {
+		// A stream cannot be cut back: end the partial line, which
+		// Dagster's stream readers skip as not a message.
+		c.line = append(c.line, '\n')
+		c.broken = false
+	}
+	c.line = append(msg.AppendJSON(c.line), '\n')
+	n, err := c.w.Write(c.line)
+	if err == nil && n < len(c.line) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		if n > 0 {
+			c.broken = true
+			return fmt.Errorf("pipes: the %s message was only partly written (%d of %d bytes); the next message starts on a new line: %w", msg.Method, n, len(c.line), err)
+		}
+		return fmt.Errorf("pipes: the %s message was not written: %w", msg.Method, err)
+	}
+	return nil
 }
 
 // Close implements [MessageWriterChannel]; the stream stays open.
@@ -129,11 +167,18 @@ func (c *BufferedStreamChannel) Flush() error {
 	if len(c.buf) == 0 {
 		return nil
 	}
-	_, err := c.w.Write(c.buf)
-	if err == nil {
-		c.buf = c.buf[:0]
+	n, err := c.w.Write(c.buf)
+	if err == nil && n < len(c.buf) {
+		err = io.ErrShortWrite
 	}
-	return err
+	if err != nil {
+		// Keep only what was not written: the next flush goes on where
+		// this one stopped, so that no line is repeated or broken.
+		c.buf = c.buf[:copy(c.buf, c.buf[n:])]
+		return fmt.Errorf("pipes: flushing buffered messages (%d bytes left for the next flush): %w", len(c.buf), err)
+	}
+	c.buf = c.buf[:0]
+	return nil
 }
 
 // Close flushes; the stream stays open.
