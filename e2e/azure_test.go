@@ -295,14 +295,15 @@ func TestAzure(t *testing.T) {
 
 		exc := closedError(t, res)
 		require.NotNil(t, exc.ClsName)
-		assert.Equal(t, "*fmt.wrapError", *exc.ClsName)
+		assert.Equal(t, "*main.jobError", *exc.ClsName, "fmt.Errorf is named by what it wraps")
 		assert.Equal(t, "azure step failed: azure job error 5", exc.Message)
 		requireFrames(t, exc.Stack)
+		assert.True(t, stackHas(exc.Stack, "main.fail"), "WithStack's stack, where the error was made, is the top's: %q", exc.Stack)
 		require.NotNil(t, exc.Cause)
 		require.NotNil(t, exc.Cause.ClsName)
 		assert.Equal(t, "*main.jobError", *exc.Cause.ClsName)
 		assert.Equal(t, "azure job error 5", exc.Cause.Message)
-		assert.True(t, stackHas(exc.Cause.Stack, "main.fail"), "where WithStack recorded it: %q", exc.Cause.Stack)
+		assert.Empty(t, exc.Cause.Stack, "each stack is shown once")
 	})
 
 	// include_stdio_in_messages on the Azure reader: what the job and its

@@ -69,9 +69,12 @@ func TestMain(m *testing.M) {
 	}
 	if code == 0 {
 		// The S3 tests' SDK clients keep idle keep-alive connections: the
-		// HTTP client's goroutines, not ours.
+		// HTTP client's goroutines, not ours; go.opencensus.io (reached
+		// through the GCS and Databricks SDKs) starts a worker in an init
+		// function.
 		if err := goleak.Find(goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
-			goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop")); err != nil {
+			goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+			goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start")); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak:", err)
 			code = 1
 		}
