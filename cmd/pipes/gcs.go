@@ -153,7 +153,10 @@ func statusError(resp *http.Response) error {
 
 // gcsWriter is the message writer of Dagster's PipesGCSMessageReader
 // (params "bucket", optional "key_prefix").
-type gcsWriter struct{ client *gcsClient }
+type gcsWriter struct {
+	client *gcsClient
+	opts   pipes.BlobStoreOptions // the zero value: the reference's 10 s interval
+}
 
 func (w gcsWriter) Open(_ context.Context, params pipes.Params) (pipes.MessageWriterChannel, error) {
 	bucket, err := params.String("bucket", gcsWriterName)
@@ -170,7 +173,7 @@ func (w gcsWriter) Open(_ context.Context, params pipes.Params) (pipes.MessageWr
 			return fmt.Errorf("gcs: upload to gs://%s/%s: %w", bucket, key, err)
 		}
 		return nil
-	}, pipes.BlobStoreOptions{}), nil
+	}, w.opts), nil
 }
 
 // gcsLoader is the context loader of Dagster's PipesGCSContextInjector
