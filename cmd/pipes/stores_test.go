@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -230,5 +231,20 @@ func TestExecFileStores(t *testing.T) {
 			assert.Contains(t, lines[1], `"rows":{"raw_value":4,"type":"int"}`)
 			assert.Contains(t, lines[2], `"method":"closed"`)
 		})
+	}
+}
+
+// Every process of this binary, each report verb included, runs the
+// package initialisation of everything linked in: the stores must not
+// bring in the GCS SDK's gRPC and OpenTelemetry (see gcs.go).
+func TestBinaryLinksNoHeavySDK(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	deps := strings.Fields(string(out))
+	require.Contains(t, deps, "github.com/dagster-pipes-go/pipes/azurepipes", "the premise: the stores are linked")
+	for _, d := range deps {
+		for _, heavy := range []string{"cloud.google.com/go/storage", "google.golang.org/grpc", "go.opentelemetry.io/", "go.opencensus.io/"} {
+			assert.False(t, strings.HasPrefix(d, heavy), "the pipes binary links %s", d)
+		}
 	}
 }
