@@ -31,8 +31,8 @@ its children report with "pipes log", "pipes materialize", "pipes check",
 "pipes message" and read the context with "pipes context".
 
 Exit status: COMMAND's (128+n when it died of signal n); 1 when the session
-could not be opened (a store's client included) or closed; 2 for bad flags; 126 or 127 when COMMAND could
-not be started.
+could not be opened (a store's client included) or closed; 2 for bad flags;
+126 or 127 when COMMAND could not be started.
 
 Flags:
 `
@@ -53,8 +53,8 @@ func parseExecFlags(args []string, out io.Writer) (*execOptions, error) {
 	fs := flag.NewFlagSet("pipes exec", flag.ContinueOnError)
 	fs.SetOutput(out)
 	o := &execOptions{}
-	fs.StringVar(&o.loader, "context-loader", "default", "where the context comes from: `store` "+storeNames(hasLoader)+" (see Stores)")
-	fs.StringVar(&o.writer, "message-writer", "default", "where the messages go: `store` "+storeNames(hasWriter)+" (see Stores)")
+	fs.StringVar(&o.loader, "context-loader", "default", "where the context comes from: a `store` of "+storeNames(hasLoader)+" (see Stores below)")
+	fs.StringVar(&o.writer, "message-writer", "default", "where the messages go: a `store` of "+storeNames(hasWriter)+" (see Stores below)")
 	fs.StringVar(&o.dbfsRoot, "dbfs-root", defaultDBFSRoot, "`directory` where DBFS is mounted, for the dbfs store")
 	fs.StringVar(&o.logStdout, "log-stdout", "", "also send each line COMMAND prints on stdout as a log at `LEVEL`")
 	fs.StringVar(&o.logStderr, "log-stderr", "", "also send each line COMMAND prints on stderr as a log at `LEVEL`")
@@ -65,8 +65,8 @@ func parseExecFlags(args []string, out io.Writer) (*execOptions, error) {
 	fs.Usage = func() {
 		fmt.Fprint(out, execUsage)
 		fs.PrintDefaults()
-		fmt.Fprint(out, "\nStores, for --context-loader and --message-writer (each matches Dagster's side; "+
-			"clients come from the environment Dagster passes on):\n"+storesHelp())
+		fmt.Fprint(out, "\nStores, for --context-loader and --message-writer: each matches injectors or readers\n"+
+			"of Dagster's side; clients come from the environment Dagster passes on.\n"+storesHelp())
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err

@@ -228,7 +228,18 @@ func storesHelp() string {
 	slices.Sort(names)
 	var b strings.Builder
 	for _, name := range names {
-		fmt.Fprintf(&b, "  %-8s %s\n", name, stores[name].help)
+		fmt.Fprintf(&b, "  %-8s", name)
+		// Words wrapped at 80 columns, under the first one.
+		col := 10
+		for _, word := range strings.Fields(stores[name].help) {
+			if col > 11 && col+1+len(word) > 80 {
+				b.WriteString("\n          ")
+				col = 10
+			}
+			b.WriteString(" " + word)
+			col += 1 + len(word)
+		}
+		b.WriteString("\n")
 	}
 	return b.String()
 }

@@ -62,8 +62,8 @@ func TestExecHelpListsStores(t *testing.T) {
 	var out bytes.Buffer
 	assert.Equal(t, 0, execMain(t.Context(), []string{"-help"}, &out, &out))
 	help := out.String()
-	assert.Contains(t, help, "where the context comes from: store azure, dbfs, default, gcs, s3, volumes")
-	assert.Contains(t, help, "where the messages go: store azure, dbfs, default, gcs, s3, volumes")
+	assert.Contains(t, help, "where the context comes from: a store of azure, dbfs, default, gcs, s3, volumes")
+	assert.Contains(t, help, "where the messages go: a store of azure, dbfs, default, gcs, s3, volumes")
 	for _, line := range []string{
 		"  azure    PipesAzureBlobStorageContextInjector",
 		"  dbfs     PipesDbfsContextInjector",
@@ -73,6 +73,9 @@ func TestExecHelpListsStores(t *testing.T) {
 		"  volumes  PipesUnityCatalogVolumesContextInjector",
 	} {
 		assert.Contains(t, help, "\n"+line)
+	}
+	for _, line := range strings.Split(help[strings.Index(help, "\nStores"):], "\n") {
+		assert.LessOrEqual(t, len(line), 100, "line %q", line)
 	}
 	assert.Contains(t, help, "AZURE_STORAGE_CONNECTION_STRING")
 	assert.Contains(t, help, "STORAGE_EMULATOR_HOST")
