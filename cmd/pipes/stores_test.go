@@ -147,6 +147,12 @@ func TestOpenStoresErrors(t *testing.T) {
 		assert.Contains(t, err.Error(), "or set STORAGE_EMULATOR_HOST for an emulator")
 		assert.Contains(t, err.Error(), "key.json")
 	})
+	t.Run("gcs bad emulator host without scheme", func(t *testing.T) {
+		t.Setenv(gcsEmulatorHostEnv, "/path")
+		_, _, _, err := openStores(t.Context(), "gcs", "default", "")
+		require.Error(t, err)
+		assert.Equal(t, `--context-loader gcs: STORAGE_EMULATOR_HOST="/path": want host:port or http://host:port`, err.Error())
+	})
 	t.Run("gcs bad emulator host", func(t *testing.T) {
 		t.Setenv(gcsEmulatorHostEnv, "http://")
 		_, _, _, err := openStores(t.Context(), "default", "gcs", "")
@@ -250,4 +256,19 @@ func TestBinaryLinksNoHeavySDK(t *testing.T) {
 			assert.False(t, strings.HasPrefix(d, heavy), "the pipes binary links %s", d)
 		}
 	}
+}
+
+// With Application Default Credentials (here a user's credentials file,
+// which needs no network to load), the gcs store talks to Cloud Storage.
+func TestGCSStoreWithCredentials(t *testing.T) {
+	clearStoreEnv(t)
+	key := filepath.Join(t.TempDir(), "adc.json")
+	require.NoError(t, os.WriteFile(key, []byte(`{"type": "authorized_user", "client_id": "id", "client_secret": "s", "refresh_token": "r"}`), 0o600))
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", key)
+	l, w, env, err := openStores(t.Context(), "gcs", "gcs", "")
+	require.NoError(t, err)
+	defer env.close()
+	c := l.(gcsLoader).client
+	assert.Equal(t, "https://storage.googleapis.com", c.base)
+	assert.Same(t, c, w.(gcsWriter).client)
 }
