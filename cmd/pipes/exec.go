@@ -31,14 +31,15 @@ its children report with "pipes log", "pipes materialize", "pipes check",
 "pipes message" and read the context with "pipes context".
 
 Exit status: COMMAND's (128+n when it died of signal n); 1 when the session
-could not be opened or closed; 2 for bad flags; 126 or 127 when COMMAND could
-not be started.
+could not be opened (a store's client included) or closed; 2 for bad flags;
+126 or 127 when COMMAND could not be started.
 
 Flags:
 `
 
 type execOptions struct {
 	loader, writer       string
+	dbfsRoot             string
 	logStdout, logStderr string
 	grace                time.Duration
 	stderrLines          int
@@ -52,8 +53,9 @@ func parseExecFlags(args []string, out io.Writer) (*execOptions, error) {
 	fs := flag.NewFlagSet("pipes exec", flag.ContinueOnError)
 	fs.SetOutput(out)
 	o := &execOptions{}
-	fs.StringVar(&o.loader, "context-loader", "default", "where the context comes from: `store` "+storeNames(hasLoader))
-	fs.StringVar(&o.writer, "message-writer", "default", "where the messages go: `store` "+storeNames(hasWriter))
+	fs.StringVar(&o.loader, "context-loader", "default", "where the context comes from: a `store` of "+storeNames(hasLoader)+" (see Stores below)")
+	fs.StringVar(&o.writer, "message-writer", "default", "where the messages go: a `store` of "+storeNames(hasWriter)+" (see Stores below)")
+	fs.StringVar(&o.dbfsRoot, "dbfs-root", defaultDBFSRoot, "`directory` where DBFS is mounted, for the dbfs store")
 	fs.StringVar(&o.logStdout, "log-stdout", "", "also send each line COMMAND prints on stdout as a log at `LEVEL`")
 	fs.StringVar(&o.logStderr, "log-stderr", "", "also send each line COMMAND prints on stderr as a log at `LEVEL`")
 	fs.DurationVar(&o.grace, "grace", 10*time.Second, "after passing SIGINT or SIGTERM to COMMAND, `wait` this long before SIGKILL")
@@ -63,6 +65,8 @@ func parseExecFlags(args []string, out io.Writer) (*execOptions, error) {
 	fs.Usage = func() {
 		fmt.Fprint(out, execUsage)
 		fs.PrintDefaults()
+		fmt.Fprint(out, "\nStores, for --context-loader and --message-writer: each matches injectors or readers\n"+
+			"of Dagster's side; clients come from the environment Dagster passes on.\n"+storesHelp())
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -78,6 +82,9 @@ func parseExecFlags(args []string, out io.Writer) (*execOptions, error) {
 				return nil, err
 			}
 		}
+	}
+	if err := checkStores(o.loader, o.writer); err != nil {
+		return nil, err
 	}
 	if o.grace < 0 {
 		return nil, errors.New("--grace must not be negative")
@@ -113,11 +120,15 @@ func execMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 // command (tests send their own).
 func runExec(ctx context.Context, o *execOptions, stdin io.Reader, stdout, stderr io.Writer, sigs <-chan os.Signal) int {
 	logf := func(format string, args ...any) { fmt.Fprintf(stderr, "pipes exec: "+format+"\n", args...) }
-	loader, writer, err := openStores(ctx, o.loader, o.writer)
+	loader, writer, clients, err := openStores(ctx, o.loader, o.writer, o.dbfsRoot)
 	if err != nil {
+		// The names were checked with the flags: the store's client
+		// could not be made, so the session cannot be opened.
 		logf("%v", err)
-		return 2
+		return 1
 	}
+	// After the session is closed: the writer's last upload needs them.
+	defer clients.close()
 	var params pipes.ParamsLoader = pipes.EnvParamsLoader{}
 	if o.bootSet {
 		params = pipes.MappingParamsLoader{Mapping: map[string]string{

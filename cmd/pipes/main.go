@@ -18,7 +18,9 @@
 // command's outcome: a non-zero exit or a death by signal becomes the exception
 // Dagster records, with the last lines of stderr. The command and its children
 // report through the verbs above, which reach `pipes exec` over a private Unix
-// socket named in their environment.
+// socket named in their environment. --context-loader and --message-writer
+// match the injector and reader of Dagster's side: default, s3, gcs, azure,
+// dbfs or volumes, with the clients built from the environment.
 //
 // `pipes run` plays the orchestrator's part, as Dagster's PipesSubprocessClient
 // does, with the context taken from flags; it works with Go programs that use

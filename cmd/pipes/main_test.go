@@ -20,7 +20,11 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv(helperEnv); mode != "" {
 		os.Exit(helper(mode))
 	}
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m,
+		// Started by an init function of go.opencensus.io, which the tests'
+		// fake-gcs-server links in (through the GCS SDK), for the life of
+		// the process. The pipes binary itself does not link it.
+		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"))
 }
 
 // pipesOnPath puts a "pipes" command that runs the test binary as the pipes

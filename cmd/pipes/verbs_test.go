@@ -158,7 +158,7 @@ func TestParseExecFlags(t *testing.T) {
 
 	var errOut bytes.Buffer
 	assert.Equal(t, 2, execMain(t.Context(), []string{"--context-loader", "floppy", "--", "true"}, &errOut, &errOut))
-	assert.Contains(t, errOut.String(), `pipes exec: --context-loader "floppy": unknown; want one of default, s3`)
+	assert.Contains(t, errOut.String(), `pipes exec: --context-loader "floppy": unknown store; want one of azure, dbfs, default, gcs, s3, volumes`)
 }
 
 func TestDispatch(t *testing.T) {
