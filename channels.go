@@ -48,6 +48,12 @@ func (c *FileChannel) WriteMessage(msg Message) error {
 		return ErrClosed
 	}
 	c.line = append(msg.AppendJSON(c.line[:0]), '\n')
+	return c.writeLine()
+}
+
+// writeLine writes c.line, one whole message with its newline, in one
+// write call. The caller holds c.mu and has checked that c.f is open.
+func (c *FileChannel) writeLine() error {
 	_, err := c.f.Write(c.line)
 	return err
 }
