@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,7 +68,7 @@ func BenchmarkMillionMessages(b *testing.B) {
 	if _, err := client.CreateContainer(context.Background(), container, nil); err != nil {
 		b.Fatal(err)
 	}
-	blobbench.Run(b, func(run int) pipes.MessageWriterChannel {
-		return azurepipes.NewChannel(client, container, "run"+strconv.Itoa(run), pipes.BlobStoreOptions{Interval: blobbench.Interval})
+	blobbench.Run(b, func(name string) pipes.MessageWriterChannel {
+		return azurepipes.NewChannel(client, container, strings.ReplaceAll(name, "/", "-"), pipes.BlobStoreOptions{Interval: blobbench.Interval})
 	})
 }

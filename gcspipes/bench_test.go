@@ -2,6 +2,7 @@ package gcspipes_test
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,7 +47,7 @@ func BenchmarkHundredThousandMessages(b *testing.B) {
 // messages/s and the peak live heap (issue 16; bench/compare reports it).
 func BenchmarkMillionMessages(b *testing.B) {
 	client, bucket := newBucket(b)
-	blobbench.Run(b, func(run int) pipes.MessageWriterChannel {
-		return gcspipes.NewChannel(client, bucket, "run"+strconv.Itoa(run), pipes.BlobStoreOptions{Interval: blobbench.Interval})
+	blobbench.Run(b, func(name string) pipes.MessageWriterChannel {
+		return gcspipes.NewChannel(client, bucket, strings.ReplaceAll(name, "/", "-"), pipes.BlobStoreOptions{Interval: blobbench.Interval})
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,7 +62,7 @@ func BenchmarkMillionMessages(b *testing.B) {
 	bucket := fmt.Sprintf("bench1m-%d", time.Now().UnixNano()%1e9)
 	srv.CreateBucket(b, bucket)
 	client := newClient(srv.Endpoint)
-	blobbench.Run(b, func(run int) pipes.MessageWriterChannel {
-		return s3pipes.NewChannel(client, bucket, "run"+strconv.Itoa(run), pipes.BlobStoreOptions{Interval: blobbench.Interval})
+	blobbench.Run(b, func(name string) pipes.MessageWriterChannel {
+		return s3pipes.NewChannel(client, bucket, strings.ReplaceAll(name, "/", "-"), pipes.BlobStoreOptions{Interval: blobbench.Interval})
 	})
 }
