@@ -157,8 +157,8 @@ for goos in linux darwin windows; do
   done
 done
 
-step "benchmarks (one iteration each)"
-go test -run '^$' -bench . -benchtime 1x "$all"
+step "benchmarks (one iteration each, short mode: seconds; bench/compare without blob stores)"
+go test -short -run '^$' -bench . -benchtime 1x "$all"
 
 if [ "${STATICCHECK:-1}" != 0 ]; then
   step "staticcheck ${STATICCHECK_VERSION:=v0.8.2}"

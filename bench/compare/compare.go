@@ -57,11 +57,22 @@ type Result struct {
 	S3InitWall, S3OpenWall, S3OpenClientWall time.Duration
 	RootJobBytes, S3JobBytes                 int64 // stripped sizes of the two start-up binaries
 
+	Trace []time.Duration // medians of gojob startup-trace, one per TraceParts
+
 	BlobStores []BlobResult // BenchmarkMillionMessages of each cloud module
 
 	QuickstartBytes int64
 	QuickstartPkg   string // the package measured
 	StandIn         bool   // examples/quickstart was missing: a stand-in was measured
+}
+
+// TraceParts names the parts that gojob startup-trace times, in order.
+var TraceParts = []string{
+	"signal.NotifyContext (SIGINT, SIGTERM)",
+	"bootstrap params from the env (base64, zlib, JSON)",
+	"open the messages file",
+	"read and decode the context file",
+	"write opened",
 }
 
 // Ratios and targets.
@@ -277,6 +288,7 @@ func Compare(cfg Config) (*Result, error) {
 		{name: "s3 startup-init", cmd: s3Job, args: []string{"startup-init"}},
 		{name: "s3 startup-open", check: checkOpened, cmd: s3Job, args: []string{"startup-open"}},
 		{name: "s3 startup-open-client", check: checkOpened, cmd: s3Job, args: []string{"startup-open-client"}},
+		{name: "go startup-trace", check: func(lines []string) error { return checkSession(lines, 2) }, cmd: goJob, args: []string{"startup-trace"}},
 	}
 	// rounds runs the workloads interleaved, runs times after a warm-up.
 	rounds := func(ws []*workload, runs int) error {
@@ -314,6 +326,14 @@ func Compare(cfg Config) (*Result, error) {
 	for i, d := range []*time.Duration{&res.EmptyWall, &res.InitWall, &res.SignalsWall, &res.OpenWall,
 		&res.JobWall, &res.JobSignalsWall, &res.S3InitWall, &res.S3OpenWall, &res.S3OpenClientWall} {
 		*d = medianWall(ws[7+i].procs)
+	}
+	for i := range TraceParts {
+		res.Trace = append(res.Trace, time.Duration(median(mapSlice(ws[16].procs, func(p proc) int64 {
+			if i < len(p.parts) {
+				return p.parts[i]
+			}
+			return 0
+		}))))
 	}
 	if cfg.BlobStores {
 		for _, mod := range []struct{ dir, store, emulator string }{
@@ -356,9 +376,10 @@ func checkSession(lines []string, want int) error {
 
 // proc is one measured process.
 type proc struct {
-	wall time.Duration // from start to exit
-	loop time.Duration // the N calls, as the process timed them (0 if not reported)
-	rss  int64         // peak RSS, bytes (VmHWM as the process reported it, else rusage maxrss)
+	wall  time.Duration // from start to exit
+	loop  time.Duration // the N calls, as the process timed them (0 if not reported)
+	parts []int64       // gojob startup-trace: the first call of each start-up part, ns
+	rss   int64         // peak RSS, bytes (VmHWM as the process reported it, else rusage maxrss)
 }
 
 func launch(env []string, name string, args ...string) (proc, error) {
@@ -399,13 +420,15 @@ func launch(env []string, name string, args ...string) (proc, error) {
 	}
 	if out := bytes.TrimSpace(stdout); len(out) > 0 {
 		var r struct {
-			LoopNS  int64 `json:"loop_ns"`
-			VmHWMKB int64 `json:"vmhwm_kb"`
+			LoopNS  int64   `json:"loop_ns"`
+			VmHWMKB int64   `json:"vmhwm_kb"`
+			PartsNS []int64 `json:"parts_ns"`
 		}
 		if err := json.Unmarshal(out, &r); err != nil {
 			return p, fmt.Errorf("%s: unexpected output %q", filepath.Base(name), out)
 		}
 		p.loop = time.Duration(r.LoopNS)
+		p.parts = r.PartsNS
 		if r.VmHWMKB > 0 {
 			// The process's own peak: on Linux the rusage maxrss of a
 			// child started by os/exec (vfork) includes this process's RSS.

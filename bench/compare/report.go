@@ -59,6 +59,9 @@ func (r *Result) WriteText(w io.Writer) {
 	for _, p := range r.StartupParts() {
 		fmt.Fprintf(w, "     %-58s %6.3f ms\n", p.Name, ms(p.Time))
 	}
+	for i, d := range r.Trace {
+		fmt.Fprintf(w, "     first call, in-process: %-33s %6.3f ms\n", TraceParts[i], ms(d))
+	}
 	fmt.Fprintf(w, "     root-only job: %.2f MB stripped, init %.2f ms, to opened %.2f ms%s\n", mb(r.RootJobBytes), ms(r.InitWall), ms(r.OpenWall), cpu)
 	fmt.Fprintf(w, "     s3pipes job:   %.2f MB stripped, init %.2f ms, to opened %.2f ms, with NewClientFromEnv %.2f ms%s\n",
 		mb(r.S3JobBytes), ms(r.S3InitWall), ms(r.S3OpenWall), ms(r.S3OpenClientWall), cpu)
@@ -111,6 +114,14 @@ func (r *Result) WriteMarkdown(w io.Writer) {
 		fmt.Fprintf(w, "| %s | %.3f ms |\n", p.Name, ms(p.Time))
 	}
 	fmt.Fprintf(w, "| **the small job through `pipes.Run`, no output** | **%.3f ms** |\n\n", ms(r.JobSignalsWall))
+	if len(r.Trace) > 0 {
+		fmt.Fprintf(w, "| (d) First call of each part, timed inside the process (%s) | Time |\n", r.CPU)
+		fmt.Fprintln(w, "|---|---:|")
+		for i, d := range r.Trace {
+			fmt.Fprintf(w, "| %s | %.3f ms |\n", TraceParts[i], ms(d))
+		}
+		fmt.Fprintln(w)
+	}
 
 	fmt.Fprintf(w, "| (d) Start-up, root-only vs s3pipes (%s) | Stripped binary | `main` returns at once | To opened | To opened, S3 client built first |\n", r.CPU)
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|")

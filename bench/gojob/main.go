@@ -18,6 +18,8 @@
 //	gojob startup-open      pipes.Open (params, context file, messages file, opened), then returns
 //	gojob startup-job       the small job through pipes.Run without signal handling
 //	gojob startup-job-signals  the small job through pipes.Run (SIGINT/SIGTERM handled)
+//	gojob startup-trace     times the first call of each part of Run's start-up
+//	                        in order, inside the process, and prints them as JSON
 //
 // At exit it prints {"loop_ns": …, "vmhwm_kb": …}: the time of the N log
 // calls, and the peak RSS of its own address space (VmHWM, read from
@@ -61,6 +63,12 @@ func main() {
 		return
 	case "startup-open":
 		if _, err := pipes.Open(context.Background()); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	case "startup-trace":
+		if err := startupTrace(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -116,6 +124,58 @@ func main() {
 		return
 	}
 	fmt.Printf("{\"loop_ns\": %d, \"vmhwm_kb\": %d}\n", loop.Nanoseconds(), vmHWM())
+}
+
+// startupTrace times, in a fresh process, the first call of each part of
+// what pipes.Run does before the job runs, in Run's order, with the
+// package's public parts: the os/signal set-up, decoding the bootstrap
+// params, opening the messages file, reading and decoding the context
+// file, sending opened. A first call pays for what later calls find ready
+// (reflection caches, the signal watcher's thread), which is what a job's
+// start-up pays.
+func startupTrace() error {
+	ctx := context.Background()
+	var parts []int64
+	mark := time.Now()
+	lap := func() {
+		now := time.Now()
+		parts = append(parts, now.Sub(mark).Nanoseconds())
+		mark = now
+	}
+	_, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	lap()
+	loader := pipes.EnvParamsLoader{}
+	msgParams, err := loader.LoadMessagesParams()
+	if err != nil {
+		return err
+	}
+	ctxParams, err := loader.LoadContextParams()
+	if err != nil {
+		return err
+	}
+	lap()
+	ch, err := pipes.DefaultMessageWriter{}.Open(ctx, msgParams)
+	if err != nil {
+		return err
+	}
+	lap()
+	if _, err := (pipes.DefaultContextLoader{}).LoadContext(ctx, ctxParams); err != nil {
+		return err
+	}
+	lap()
+	if err := ch.WriteMessage(pipes.Message{Method: pipes.MethodOpened, Params: []byte(`{"extras":{}}`)}); err != nil {
+		return err
+	}
+	lap()
+	if err := ch.WriteMessage(pipes.Message{Method: pipes.MethodClosed, Params: []byte(`{}`)}); err != nil {
+		return err
+	}
+	if err := ch.Close(); err != nil {
+		return err
+	}
+	fmt.Printf("{\"parts_ns\": [%d, %d, %d, %d, %d]}\n", parts[0], parts[1], parts[2], parts[3], parts[4])
+	return nil
 }
 
 // smallJob is the small job of issue 16 after open: one materialization
