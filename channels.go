@@ -29,6 +29,10 @@ type FileChannel struct {
 	mu   sync.Mutex
 	f    *os.File
 	line []byte
+	// fd is f's descriptor when f is a regular file (raw), written with
+	// write(2) directly: issue 16's log path.
+	fd  int
+	raw bool
 }
 
 // NewFileChannel opens (creating it if needed) the file at path for appending.
@@ -37,7 +41,9 @@ func NewFileChannel(path string) (*FileChannel, error) {
 	if err != nil {
 		return nil, wrapError(ErrInvalidParams, err, "cannot open the messages file Dagster named (%s)", path)
 	}
-	return &FileChannel{f: f}, nil
+	c := &FileChannel{f: f}
+	c.fd, c.raw = rawFD(f)
+	return c, nil
 }
 
 // WriteMessage implements [MessageWriterChannel].
@@ -48,14 +54,18 @@ func (c *FileChannel) WriteMessage(msg Message) error {
 		return ErrClosed
 	}
 	c.line = append(msg.AppendJSON(c.line[:0]), '\n')
-	return c.writeLine()
+	_, err := c.writeLine()
+	return err
 }
 
 // writeLine writes c.line, one whole message with its newline, in one
-// write call. The caller holds c.mu and has checked that c.f is open.
-func (c *FileChannel) writeLine() error {
-	_, err := c.f.Write(c.line)
-	return err
+// write call (write(2) itself on a regular file, see rawFD). The caller holds c.mu and has checked that c.f is open.
+// It returns the bytes written, as os.File.Write does.
+func (c *FileChannel) writeLine() (int, error) {
+	if c.raw {
+		return writeRaw(c.fd, c.f.Name(), c.line)
+	}
+	return c.f.Write(c.line)
 }
 
 // Close implements [MessageWriterChannel].

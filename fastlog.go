@@ -23,5 +23,6 @@ func (c *FileChannel) writeLog(level, msg, attrs string, extra []byte) error {
 	line := append(c.line[:0], logEnvelope...)
 	line = appendLogParams(line, level, msg, attrs, extra)
 	c.line = append(line, '}', '\n')
-	return c.writeLine()
+	_, err := c.writeLine()
+	return err
 }
