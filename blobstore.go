@@ -34,20 +34,32 @@ func ChunkKey(keyPrefix string, index int) string {
 // this is not a context.
 const MaxContextSize = 64 << 20
 
+// DefaultContextLoadTimeout bounds the download of a context object when
+// the ctx given to the loader has no deadline: a store that never answers
+// must not hang the job's start for ever. A loader's own timeout option (or
+// a ctx with a deadline) replaces it.
+const DefaultContextLoadTimeout = 2 * time.Minute
+
 // ReadContextBlob reads a context object that a blob-store loader opened
 // with open, and parses it. location names the object in errors (such as
 // "s3://bucket/key"). A failed open or read is an error matching
 // [ErrInvalidContext] that also wraps the store's error; an object larger
-// than [MaxContextSize] is refused.
+// than [MaxContextSize] is refused. Without a deadline on ctx, the download
+// is bounded by [DefaultContextLoadTimeout].
 func ReadContextBlob(ctx context.Context, location string, open func(ctx context.Context) (io.ReadCloser, error)) (*ContextData, error) {
+	if _, has := ctx.Deadline(); !has {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultContextLoadTimeout)
+		defer cancel()
+	}
 	body, err := open(ctx)
 	if err != nil {
-		return nil, wrapError(ErrInvalidContext, err, "cannot read the context object Dagster named (%s)", location)
+		return nil, wrapError(ErrInvalidContext, readErr(ctx, err), "cannot read the context object Dagster named (%s)", location)
 	}
 	defer body.Close()
 	raw, err := io.ReadAll(io.LimitReader(body, MaxContextSize+1))
 	if err != nil {
-		return nil, wrapError(ErrInvalidContext, err, "cannot read the context object Dagster named (%s)", location)
+		return nil, wrapError(ErrInvalidContext, readErr(ctx, err), "cannot read the context object Dagster named (%s)", location)
 	}
 	if len(raw) > MaxContextSize {
 		return nil, newError(ErrInvalidContext, "the context object Dagster named (%s) is larger than %d bytes: it is not a Pipes context", location, MaxContextSize)
@@ -57,6 +69,18 @@ func ReadContextBlob(ctx context.Context, location string, open func(ctx context
 		return nil, fmt.Errorf("context object %s: %w", location, err)
 	}
 	return data, nil
+}
+
+// readErr says so when a download failed because its time ran out.
+func readErr(ctx context.Context, err error) error {
+	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return err
+	}
+	const hint = "the store did not answer before the load deadline (a loader's Timeout option sets it; without one, the ctx's deadline or DefaultContextLoadTimeout)"
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s: %w", hint, err)
+	}
+	return fmt.Errorf("%s: %w: %w", hint, context.DeadlineExceeded, err)
 }
 
 // UploadFunc stores one chunk of a blob-store channel: the messages written
@@ -280,8 +304,38 @@ func (c *BlobStoreChannel) Close() error {
 // NewBufferedFilesystemChannel returns a blob-store channel whose chunks are
 // the files "<dir>/<index>.json". It does not create dir. DBFS and Unity
 // Catalog volumes channels are built on it.
+//
+// Each chunk is written under a temporary name and renamed into place, so
+// that a reader polling for "<index>.json" never sees it empty or partly
+// written (Dagster's reader takes a chunk as soon as it exists and does not
+// read it again).
 func NewBufferedFilesystemChannel(dir string, opts BlobStoreOptions) *BlobStoreChannel {
 	return NewBlobStoreChannel(func(_ context.Context, chunk []byte, index int) error {
-		return os.WriteFile(filepath.Join(dir, ChunkKey("", index)), chunk, 0o644)
+		return writeFileAtomic(filepath.Join(dir, ChunkKey("", index)), chunk)
 	}, opts)
+}
+
+// writeFileAtomic writes data to a temporary file next to path and renames
+// it to path.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package pipes
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"sync"
@@ -26,9 +27,10 @@ type MessageWriterChannel interface {
 // FileChannel appends one message per line to a file, with one write call per
 // message, so a message is in the file when WriteMessage returns.
 type FileChannel struct {
-	mu   sync.Mutex
-	f    *os.File
-	line []byte
+	mu     sync.Mutex
+	f      *os.File
+	line   []byte
+	broken bool // a partial line is in the file: start the next on a new line
 	// fd is f's descriptor when f is a regular file (raw), written with
 	// write(2) directly: issue 16's log path.
 	fd  int
@@ -53,19 +55,49 @@ func (c *FileChannel) WriteMessage(msg Message) error {
 	if c.f == nil {
 		return ErrClosed
 	}
-	c.line = append(msg.AppendJSON(c.line[:0]), '\n')
-	_, err := c.writeLine()
-	return err
+	c.line = append(msg.AppendJSON(c.startLine()), '\n')
+	return c.writeLine(msg.Method)
+}
+
+// startLine returns c.line emptied, beginning with a newline when a partial
+// line was left in the file.
+func (c *FileChannel) startLine() []byte {
+	line := c.line[:0]
+	if c.broken {
+		line = append(line, '\n')
+		c.broken = false
+	}
+	return line
 }
 
 // writeLine writes c.line, one whole message with its newline, in one
-// write call (write(2) itself on a regular file, see rawFD). The caller holds c.mu and has checked that c.f is open.
-// It returns the bytes written, as os.File.Write does.
-func (c *FileChannel) writeLine() (int, error) {
-	if c.raw {
-		return writeRaw(c.fd, c.f.Name(), c.line)
+// write call (write(2) itself on a regular file, see rawFD). The caller
+// holds c.mu and has checked that c.f is open.
+func (c *FileChannel) writeLine(method Method) error {
+	n, err := c.write(c.line)
+	if err != nil && n > 0 {
+		// A short write (the disk full for a moment) left part of the
+		// line: cut it off, or the next message would be glued to it and
+		// Dagster's reader would fail on the line and stop reading.
+		if end, serr := c.f.Seek(0, io.SeekEnd); serr == nil && c.f.Truncate(end-int64(n)) == nil {
+			return fmt.Errorf("pipes: the %s message was not written (%d of %d bytes written, then cut off again): %w", method, n, len(c.line), err)
+		}
+		c.broken = true
+		return fmt.Errorf("pipes: the %s message was only partly written and could not be cut off; the next message starts on a new line: %w", method, err)
 	}
-	return c.f.Write(c.line)
+	if err != nil {
+		return fmt.Errorf("pipes: the %s message was not written: %w", method, err)
+	}
+	return nil
+}
+
+// write writes b to the file: with write(2) itself on a regular file,
+// through os.File otherwise.
+func (c *FileChannel) write(b []byte) (int, error) {
+	if c.raw {
+		return writeRaw(c.fd, c.f.Name(), b)
+	}
+	return c.f.Write(b)
 }
 
 // Close implements [MessageWriterChannel].
@@ -87,6 +119,7 @@ type StreamChannel struct {
 	w      io.Writer
 	line   []byte
 	closed bool
+	broken bool // a partial line went out: start the next on a new line
 }
 
 // NewStreamChannel returns a channel that writes to w.
@@ -99,9 +132,26 @@ func (c *StreamChannel) WriteMessage(msg Message) error {
 	if c.closed {
 		return ErrClosed
 	}
-	c.line = append(msg.AppendJSON(c.line[:0]), '\n')
-	_, err := c.w.Write(c.line)
-	return err
+	c.line = c.line[:0]
+	if c.broken {
+		// A stream cannot be cut back: end the partial line, which
+		// Dagster's stream readers skip as not a message.
+		c.line = append(c.line, '\n')
+		c.broken = false
+	}
+	c.line = append(msg.AppendJSON(c.line), '\n')
+	n, err := c.w.Write(c.line)
+	if err == nil && n < len(c.line) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		if n > 0 {
+			c.broken = true
+			return fmt.Errorf("pipes: the %s message was only partly written (%d of %d bytes); the next message starts on a new line: %w", msg.Method, n, len(c.line), err)
+		}
+		return fmt.Errorf("pipes: the %s message was not written: %w", msg.Method, err)
+	}
+	return nil
 }
 
 // Close implements [MessageWriterChannel]; the stream stays open.
@@ -145,11 +195,18 @@ func (c *BufferedStreamChannel) Flush() error {
 	if len(c.buf) == 0 {
 		return nil
 	}
-	_, err := c.w.Write(c.buf)
-	if err == nil {
-		c.buf = c.buf[:0]
+	n, err := c.w.Write(c.buf)
+	if err == nil && n < len(c.buf) {
+		err = io.ErrShortWrite
 	}
-	return err
+	if err != nil {
+		// Keep only what was not written: the next flush goes on where
+		// this one stopped, so that no line is repeated or broken.
+		c.buf = c.buf[:copy(c.buf, c.buf[n:])]
+		return fmt.Errorf("pipes: flushing buffered messages (%d bytes left for the next flush): %w", len(c.buf), err)
+	}
+	c.buf = c.buf[:0]
+	return nil
 }
 
 // Close flushes; the stream stays open.

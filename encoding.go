@@ -5,6 +5,7 @@ import (
 	"compress/zlib"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -14,7 +15,9 @@ import (
 // (RFC 1950), then standard base64 with padding. Floats keep a decimal point
 // so that Python reads them back as floats.
 func EncodeParam(value any) (string, error) {
-	raw, err := appendJSON(nil, value)
+	// What Dagster passes may nest deeper than what a job may send to
+	// Dagster, and the reader of an encoded param is this package.
+	raw, err := appendJSONForGo(nil, value)
 	if err != nil {
 		return "", newError(ErrInvalidValue,
 			"Invalid type for parameter `value` of `encode_param`. Expected a JSON-serializable type, got `%T`: %v", value, err)
@@ -35,24 +38,47 @@ func EncodeParam(value any) (string, error) {
 // outside the base64 alphabet, and it also accepts a value whose padding was
 // stripped. JSON numbers are returned as [json.Number] so that large integers
 // stay exact; objects are map[string]any and arrays []any.
-func DecodeParam(value string) (any, error) {
+//
+// The decompressed JSON may be at most [MaxContextSize] bytes (a bootstrap
+// value of a few kilobytes can expand a thousandfold); see
+// [DecodeParamLimit].
+func DecodeParam(value string) (any, error) { return DecodeParamLimit(value, MaxContextSize) }
+
+// DecodeParamLimit is [DecodeParam] with maxSize bounding the decompressed
+// JSON, for a ParamsLoader that expects larger values.
+func DecodeParamLimit(value string, maxSize int64) (any, error) {
 	compressed, err := decodeLenientBase64(value)
 	if err != nil {
 		return nil, fmt.Errorf("decode param: base64: %w", err)
 	}
 	zr, err := zlib.NewReader(bytes.NewReader(compressed))
 	if err != nil {
-		return nil, fmt.Errorf("decode param: zlib: %w", err)
+		return nil, zlibError(err)
 	}
-	raw, err := io.ReadAll(zr)
+	raw, err := io.ReadAll(io.LimitReader(zr, maxSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("decode param: zlib: %w", err)
+		return nil, zlibError(err)
+	}
+	if int64(len(raw)) > maxSize {
+		return nil, fmt.Errorf("decode param: the value decompresses to more than %d bytes: it is not a Pipes bootstrap value (or, if it is, decode it with DecodeParamLimit and a larger limit)", maxSize)
 	}
 	v, err := decodeJSON(raw)
 	if err != nil {
 		return nil, fmt.Errorf("decode param: json: %w", err)
 	}
 	return v, nil
+}
+
+// zlibError names zlib in err once (zlib's own errors already start with
+// "zlib: ", the reader's EOF errors do not).
+func zlibError(err error) error {
+	switch {
+	case strings.HasPrefix(err.Error(), "zlib: "):
+		return fmt.Errorf("decode param: %w", err)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return fmt.Errorf("decode param: zlib: the compressed data is truncated: %w", err)
+	}
+	return fmt.Errorf("decode param: zlib: %w", err)
 }
 
 // EncodeEnvVar is an alias of [EncodeParam].
@@ -74,7 +100,10 @@ func decodeLenientBase64(s string) ([]byte, error) {
 		return -1
 	}, s)
 	if clean == "" {
-		return nil, fmt.Errorf("empty value")
+		if s == "" {
+			return nil, fmt.Errorf("empty value")
+		}
+		return nil, fmt.Errorf("the value %.40q has no base64 characters", s)
 	}
 	return base64.RawStdEncoding.DecodeString(clean)
 }

@@ -3,6 +3,7 @@ package pipes_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -241,16 +242,23 @@ func ExampleCaptureStdio() {
 	fmt.Fprintln(os.Stderr, "loading 3 files")
 	_ = p.Close()
 
-	// What Dagster reads.
+	// What Dagster reads: the forwarded text between opened and closed.
+	// (The stream is "stderr"; it is left out here because go test -json
+	// points os.Stderr at stdout.)
 	f, _ := os.Open(messages)
 	defer f.Close()
 	for sc := bufio.NewScanner(f); sc.Scan(); {
-		fmt.Println(sc.Text())
+		var m struct {
+			Method string
+			Params struct{ Text string }
+		}
+		_ = json.Unmarshal(sc.Bytes(), &m)
+		fmt.Printf("%s %q\n", m.Method, m.Params.Text)
 	}
 	// Output:
-	// {"__dagster_pipes_version":"0.1","method":"opened","params":{"extras":{}}}
-	// {"__dagster_pipes_version":"0.1","method":"log_external_stream","params":{"stream":"stderr","text":"loading 3 files\n","extras":{}}}
-	// {"__dagster_pipes_version":"0.1","method":"closed","params":{}}
+	// opened ""
+	// log_external_stream "loading 3 files\n"
+	// closed ""
 }
 
 func ExampleEncodeParam() {

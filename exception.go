@@ -12,7 +12,12 @@ import (
 // message of a failed job (the reference's PipesException). All five fields
 // are always sent.
 type Exception struct {
-	// Name is the Go type of the error, such as "*fs.PathError".
+	// Name names the error by what a program can match it with: its Go
+	// type ("*fs.PathError"), the first specific type in its chain for the
+	// standard library's anonymous wrappers (fmt.Errorf with %w: the name of
+	// what it wraps; "error" for errors.New or a wrapper of nothing
+	// specific; "errors.Join" for a join), "pipes.ErrXxx" for this
+	// package's errors, "panic" for a panic with a non-error value.
 	Name string `json:"name"`
 	// Message is the error's text.
 	Message string `json:"message"`
@@ -32,16 +37,20 @@ const maxExceptionDepth = 32
 // NewException converts err, with the chain of errors it wraps, into the
 // form Dagster records. The stack is the one recorded by [WithStack] or,
 // for a [*PanicError], where the panic happened; when only an error deeper
-// in the chain has one (fmt.Errorf("…: %w", pipes.WithStack(err))), the
-// top-level exception shows it too, since that is where the failure began.
-// Without any recorded stack it is empty (Run and CloseWithError then fill
-// in where the error was received).
+// in the chain has one (fmt.Errorf("…: %w", pipes.WithStack(err))), it
+// moves to the top-level exception, since that is where the failure began
+// (Dagster shows each stack once). Without any recorded stack it is empty
+// (Run and CloseWithError then fill in where the error was received).
+//
+// An error of this package shows the underlying error as its cause. An
+// error whose Error or Unwrap method panics (a nil pointer returned as an
+// error) is described, never followed.
 func NewException(err error) *Exception {
 	exc := newException(err, 0)
 	if exc != nil && len(exc.Stack) == 0 {
 		for c := exc.Cause; c != nil; c = c.Cause {
 			if len(c.Stack) > 0 {
-				exc.Stack = c.Stack
+				exc.Stack, c.Stack = c.Stack, []string{}
 				break
 			}
 		}
@@ -71,25 +80,31 @@ func newException(err error, depth int) *Exception {
 		// WithStack is transparent: the exception is the wrapped error's,
 		// with the recorded stack.
 		exc := newException(se.err, depth)
+		if exc == nil {
+			exc = &Exception{Name: "error", Message: "<nil>"}
+		}
 		exc.Stack = formatStack(se.stack)
 		return exc
 	}
-	exc := &Exception{Name: errorName(err), Message: err.Error(), Stack: []string{}}
+	exc := &Exception{Name: errorName(err, 0), Message: errorText(err), Stack: []string{}}
 	if pcs := stackOf(err); pcs != nil {
 		exc.Stack = formatStack(pcs)
 	}
 	if depth >= maxExceptionDepth {
 		return exc
 	}
-	switch u := err.(type) {
-	case interface{ Unwrap() error }:
-		exc.Cause = newException(u.Unwrap(), depth+1)
-	case interface{ Unwrap() []error }:
-		errs := u.Unwrap()
-		if len(errs) > 0 {
-			exc.Cause = newException(errs[0], depth+1)
-		}
-		switch rest := errs[min(1, len(errs)):]; len(rest) {
+	if pe, ok := err.(*Error); ok && pe != nil {
+		// The kind is in the name; the cause is what went wrong.
+		exc.Cause = newException(pe.Err, depth+1)
+		return exc
+	}
+	many, one := unwrap(err)
+	if one != nil {
+		exc.Cause = newException(one, depth+1)
+	}
+	if len(many) > 0 {
+		exc.Cause = newException(many[0], depth+1)
+		switch rest := many[1:]; len(rest) {
 		case 0:
 		case 1:
 			exc.Context = newException(rest[0], depth+1)
@@ -100,17 +115,94 @@ func newException(err error, depth int) *Exception {
 	return exc
 }
 
-// errorName names an error by its Go type; a panic with a value that is not
-// an error is named "panic".
-func errorName(err error) string {
-	var pe *PanicError
-	if errors.As(err, &pe) && pe == err {
-		if inner, ok := pe.Value.(error); ok {
-			return reflect.TypeOf(inner).String()
+// isNilPointer reports whether err is a nil pointer (or other nil value)
+// of a concrete type: an interface holding it is not nil, and its methods
+// may panic.
+func isNilPointer(err error) bool {
+	rv := reflect.ValueOf(err)
+	switch rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface:
+		return rv.IsNil()
+	}
+	return false
+}
+
+// errorText returns err.Error(), or a description when it panics.
+func errorText(err error) (text string) {
+	defer func() {
+		if v := recover(); v != nil {
+			if isNilPointer(err) {
+				text = fmt.Sprintf("<nil %T returned as an error: its Error method panics: %v>", err, v)
+			} else {
+				text = fmt.Sprintf("<%T: its Error method panics: %v>", err, v)
+			}
+		}
+	}()
+	return err.Error()
+}
+
+// unwrap calls err's Unwrap method, if any; one that panics counts as none.
+func unwrap(err error) (many []error, one error) {
+	defer func() {
+		if recover() != nil {
+			one, many = nil, nil
+		}
+	}()
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		return nil, u.Unwrap()
+	case interface{ Unwrap() []error }:
+		return u.Unwrap(), nil
+	}
+	return nil, nil
+}
+
+// kindNames names this package's sentinel errors in exceptions.
+var kindNames = map[error]string{
+	ErrClosed: "pipes.ErrClosed", ErrNotInitialized: "pipes.ErrNotInitialized", ErrUndefined: "pipes.ErrUndefined",
+	ErrInvalidAssetKey: "pipes.ErrInvalidAssetKey", ErrAlreadyMaterialized: "pipes.ErrAlreadyMaterialized",
+	ErrInvalidMetadata: "pipes.ErrInvalidMetadata", ErrInvalidValue: "pipes.ErrInvalidValue",
+	ErrInvalidParams: "pipes.ErrInvalidParams", ErrInvalidContext: "pipes.ErrInvalidContext",
+}
+
+// errorName names err for an exception (see [Exception.Name]).
+func errorName(err error, depth int) string {
+	if pe, ok := err.(*PanicError); ok && pe != nil {
+		if inner, ok := pe.Value.(error); ok && inner != nil {
+			return errorName(inner, depth+1)
 		}
 		return "panic"
 	}
-	return reflect.TypeOf(err).String()
+	if pe, ok := err.(*Error); ok && pe != nil {
+		if name, known := kindNames[pe.Kind]; known {
+			return name
+		}
+		return "*pipes.Error"
+	}
+	if name, known := kindNames[err]; known {
+		return name
+	}
+	name := reflect.TypeOf(err).String()
+	switch name {
+	case "*errors.errorString":
+		return "error"
+	case "*errors.joinError":
+		return "errors.Join"
+	case "*fmt.wrapError", "*fmt.wrapErrors", "*pipes.stackError":
+		// An anonymous wrapper: name it by what it wraps.
+		if depth >= maxExceptionDepth || isNilPointer(err) {
+			return "error"
+		}
+		many, one := unwrap(err)
+		if one == nil && len(many) > 0 {
+			one = many[0]
+		}
+		if one == nil {
+			return "error"
+		}
+		return errorName(one, depth+1)
+	}
+	return name
 }
 
 // PanicError is the error [Run] returns when the job panicked. Value is what
@@ -201,7 +293,10 @@ func formatStack(pcs []uintptr) []string {
 	frames := runtime.CallersFrames(pcs)
 	for {
 		f, more := frames.Next()
-		if f.Function != "" && !strings.HasPrefix(f.Function, "runtime.") {
+		// Leave out the Go runtime and the goroutine Run starts the job on:
+		// neither is where the user's code went wrong.
+		if f.Function != "" && !strings.HasPrefix(f.Function, "runtime.") &&
+			!strings.HasPrefix(f.Function, "github.com/dagster-pipes-go/pipes.Run.func") && f.Function != "github.com/dagster-pipes-go/pipes.runJob" {
 			out = append(out, fmt.Sprintf("  File \"%s\", line %d, in %s\n", f.File, f.Line, f.Function))
 		}
 		if !more {

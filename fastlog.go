@@ -13,16 +13,16 @@ type logWriter interface {
 const logEnvelope = `{"__dagster_pipes_version":"` + ProtocolVersion + `","method":"` + string(MethodLog) + `","params":`
 
 // writeLog implements logWriter: the same bytes as WriteMessage with the
-// params of appendLogParams, in one write call.
+// params of appendLogParams, in one write call, with the same handling of a
+// short write.
 func (c *FileChannel) writeLog(level, msg, attrs string, extra []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.f == nil {
 		return ErrClosed
 	}
-	line := append(c.line[:0], logEnvelope...)
+	line := append(c.startLine(), logEnvelope...)
 	line = appendLogParams(line, level, msg, attrs, extra)
 	c.line = append(line, '}', '\n')
-	_, err := c.writeLine()
-	return err
+	return c.writeLine(MethodLog)
 }

@@ -25,8 +25,66 @@ import (
 
 var errUnsupportedFloat = errors.New("NaN and infinite floats cannot be represented in JSON")
 
-// appendJSON appends the JSON encoding of v to dst.
+// MaxNestingDepth is how deeply objects and arrays may nest in a value this
+// package sends (a metadata value, a custom payload, extras). Dagster reads
+// messages with Python, whose recursion limit (1,000 frames, of which
+// Dagster's own reader uses part) fails somewhere between 400 and 500
+// levels; a value past that kills Dagster's reader thread and every later
+// message of the step is lost. 100 levels leave a wide margin and are far
+// beyond any real value.
+const MaxNestingDepth = 100
+
+// errTooDeep is passed up unwrapped through the levels of a value that nests
+// too deeply; appendJSON turns it into the error the user sees.
+var errTooDeep = errors.New("too deep")
+
+// appendJSON appends the JSON encoding of v to dst. A value nested deeper
+// than MaxNestingDepth, or one that contains itself, is an error.
 func appendJSON(dst []byte, v any) ([]byte, error) {
+	out, err := encodeValue(dst, v, 0)
+	return out, depthError(v, err)
+}
+
+// maxGoNestingDepth is how deeply encoding/json's decoder lets a value nest:
+// the limit for what only Go reads (bootstrap values a Go orchestrator
+// encodes for a Go program).
+const maxGoNestingDepth = 10000
+
+// appendJSONForGo is appendJSON for a value only Go decodes: it may nest up
+// to maxGoNestingDepth levels. Cycles are still refused.
+func appendJSONForGo(dst []byte, v any) ([]byte, error) {
+	// The depth counts up to MaxNestingDepth: start it that much lower.
+	out, err := encodeValue(dst, v, MaxNestingDepth-maxGoNestingDepth)
+	if err == errTooDeep && !hasCycle(reflect.ValueOf(v)) {
+		return out, fmt.Errorf("the value nests objects and arrays more than %d levels deep", maxGoNestingDepth)
+	}
+	return out, depthError(v, err)
+}
+
+// depthError turns errTooDeep into an error that says whether v contains a
+// cycle (the usual cause) or is just nested too deeply.
+func depthError(v any, err error) error {
+	if err != errTooDeep {
+		return err
+	}
+	if hasCycle(reflect.ValueOf(v)) {
+		return errors.New("the value contains itself (a map, slice or pointer cycle): it cannot be sent as JSON")
+	}
+	return fmt.Errorf("the value nests objects and arrays more than %d levels deep: Dagster's reader (Python) cannot read it", MaxNestingDepth)
+}
+
+// wrapPath prefixes err with where in a value it happened, except for
+// errTooDeep, which must reach appendJSON as is.
+func wrapPath(where string, err error) error {
+	if err == errTooDeep {
+		return err
+	}
+	return fmt.Errorf("%s: %w", where, err)
+}
+
+// encodeValue appends v, which is nested depth levels deep in the value
+// being encoded.
+func encodeValue(dst []byte, v any, depth int) ([]byte, error) {
 	switch x := v.(type) {
 	case nil:
 		return append(dst, "null"...), nil
@@ -67,12 +125,15 @@ func appendJSON(dst []byte, v any) ([]byte, error) {
 		if !json.Valid(x) {
 			return dst, fmt.Errorf("json.RawMessage is not valid JSON")
 		}
-		return append(dst, x...), nil
+		return appendRawJSON(dst, x, depth)
 	case map[string]any:
-		return appendStringMap(dst, x)
+		return encodeStringMap(dst, x, depth)
 	case []any:
 		if x == nil {
 			return append(dst, "null"...), nil
+		}
+		if depth >= MaxNestingDepth {
+			return dst, errTooDeep
 		}
 		dst = append(dst, '[')
 		for i, e := range x {
@@ -80,8 +141,8 @@ func appendJSON(dst []byte, v any) ([]byte, error) {
 				dst = append(dst, ',')
 			}
 			var err error
-			if dst, err = appendJSON(dst, e); err != nil {
-				return dst, fmt.Errorf("[%d]: %w", i, err)
+			if dst, err = encodeValue(dst, e, depth+1); err != nil {
+				return dst, wrapPath(fmt.Sprintf("[%d]", i), err)
 			}
 		}
 		return append(dst, ']'), nil
@@ -103,6 +164,9 @@ func appendJSON(dst []byte, v any) ([]byte, error) {
 		}
 		var keysBuf [16]string
 		keys := appendSortedKeys(keysBuf[:0], x)
+		if err := checkKeys(keys); err != nil {
+			return dst, err
+		}
 		dst = append(dst, '{')
 		for i, k := range keys {
 			if i > 0 {
@@ -116,13 +180,10 @@ func appendJSON(dst []byte, v any) ([]byte, error) {
 	case time.Time:
 		// A time is written the way encoding/json writes it (RFC 3339).
 		return appendString(dst, x.Format(time.RFC3339Nano)), nil
-	case rawAppender:
-		if rv := reflect.ValueOf(x); rv.Kind() == reflect.Pointer && rv.IsNil() {
-			return append(dst, "null"...), nil
-		}
-		return x.appendRaw(dst)
+	case MetadataValue:
+		return x.encode(dst, depth)
 	case json.Marshaler:
-		return appendMarshaler(dst, x)
+		return appendMarshaler(dst, x, depth)
 	case encoding.TextMarshaler:
 		text, err := x.MarshalText()
 		if err != nil {
@@ -130,10 +191,10 @@ func appendJSON(dst []byte, v any) ([]byte, error) {
 		}
 		return appendString(dst, string(text)), nil
 	}
-	return appendReflect(dst, reflect.ValueOf(v))
+	return appendReflect(dst, reflect.ValueOf(v), depth)
 }
 
-func appendMarshaler(dst []byte, m json.Marshaler) ([]byte, error) {
+func appendMarshaler(dst []byte, m json.Marshaler, depth int) ([]byte, error) {
 	if rv := reflect.ValueOf(m); rv.Kind() == reflect.Pointer && rv.IsNil() {
 		return append(dst, "null"...), nil
 	}
@@ -141,21 +202,167 @@ func appendMarshaler(dst []byte, m json.Marshaler) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
+	return appendRawJSON(dst, raw, depth)
+}
+
+// appendRawJSON appends raw, valid JSON made elsewhere (a MarshalJSON
+// method, a json.RawMessage), if it does not nest too deeply at depth.
+func appendRawJSON(dst, raw []byte, depth int) ([]byte, error) {
+	if depth+jsonNesting(raw) > MaxNestingDepth {
+		return dst, errTooDeep
+	}
 	return append(dst, raw...), nil
 }
 
+// jsonNesting returns how deeply objects and arrays nest in valid JSON.
+func jsonNesting(raw []byte) int {
+	depth, deepest := 0, 0
+	inString := false
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case inString:
+			if c == '\\' {
+				i++
+			} else if c == '"' {
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			deepest = max(deepest, depth)
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return deepest
+}
+
+// checkKeys refuses object keys (sorted) that would be sent as the same
+// string: invalid UTF-8 is sent as U+FFFD, so "a\xff" and "a\xfe" would
+// arrive as one duplicated key and Dagster would keep only one value.
+func checkKeys(sorted []string) error {
+	invalid := false
+	for _, k := range sorted {
+		if !utf8.ValidString(k) {
+			invalid = true
+			break
+		}
+	}
+	if !invalid {
+		return nil
+	}
+	seen := make(map[string]string, len(sorted))
+	for _, k := range sorted {
+		// What Dagster decodes: each invalid byte becomes U+FFFD, as
+		// appendString writes it (and as []rune converts it).
+		wire := string([]rune(k))
+		if other, dup := seen[wire]; dup {
+			return fmt.Errorf("keys %q and %q differ only in invalid UTF-8, which is sent as U+FFFD, so Dagster would receive one key twice: make the keys valid UTF-8", other, k)
+		}
+		seen[wire] = k
+	}
+	return nil
+}
+
+// hasCycle reports whether v contains itself through maps, slices or
+// pointers: the cause of a value that nests too deeply, in all but
+// deliberately deep values. It follows one path at a time, remembering the
+// containers on it.
+func hasCycle(v reflect.Value) bool {
+	type ident struct {
+		ptr uintptr
+		typ reflect.Type
+		n   int
+	}
+	onPath := map[ident]bool{}
+	var walk func(v reflect.Value, depth int) bool
+	walk = func(v reflect.Value, depth int) bool {
+		if depth > 8*MaxNestingDepth {
+			return false
+		}
+		switch v.Kind() {
+		case reflect.Interface:
+			if v.IsNil() {
+				return false
+			}
+			return walk(v.Elem(), depth+1)
+		case reflect.Pointer, reflect.Map, reflect.Slice:
+			if v.IsNil() {
+				return false
+			}
+			id := ident{v.Pointer(), v.Type(), 0}
+			if v.Kind() == reflect.Slice {
+				id.n = v.Len()
+			}
+			if onPath[id] {
+				return true
+			}
+			onPath[id] = true
+			defer delete(onPath, id)
+			switch v.Kind() {
+			case reflect.Pointer:
+				return walk(v.Elem(), depth+1)
+			case reflect.Map:
+				iter := v.MapRange()
+				for iter.Next() {
+					if walk(iter.Value(), depth+1) {
+						return true
+					}
+				}
+			case reflect.Slice:
+				for i := range v.Len() {
+					if walk(v.Index(i), depth+1) {
+						return true
+					}
+				}
+			}
+		case reflect.Array:
+			for i := range v.Len() {
+				if walk(v.Index(i), depth+1) {
+					return true
+				}
+			}
+		case reflect.Struct:
+			for i := range v.NumField() {
+				if walk(v.Field(i), depth+1) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return walk(v, 0)
+}
+
 // appendReflect handles named and composite types the fast path does not:
-// slices, arrays, maps with string keys, pointers, named basic types, and
-// structs (through appendStruct, which honours their json tags).
-func appendReflect(dst []byte, rv reflect.Value) ([]byte, error) {
+// slices, arrays, maps with string keys, pointers, and named basic types.
+// Structs go through encoding/json so that their tags are honoured.
+func appendReflect(dst []byte, rv reflect.Value, depth int) ([]byte, error) {
 	switch rv.Kind() {
 	case reflect.Invalid:
 		return append(dst, "null"...), nil
 	case reflect.Pointer, reflect.Interface:
-		if rv.IsNil() {
-			return append(dst, "null"...), nil
+		// A chain of pointers adds no nesting to the JSON, but one that
+		// points back into itself would recurse for ever: follow it here,
+		// bounded.
+		for range 2 * MaxNestingDepth {
+			if rv.IsNil() {
+				return append(dst, "null"...), nil
+			}
+			rv = rv.Elem()
+			if k := rv.Kind(); k != reflect.Pointer && k != reflect.Interface {
+				return encodeValue(dst, rv.Interface(), depth)
+			}
+			if !rv.CanInterface() {
+				break
+			}
+			if _, isMarshaler := rv.Interface().(json.Marshaler); isMarshaler {
+				return encodeValue(dst, rv.Interface(), depth)
+			}
 		}
-		return appendJSON(dst, rv.Elem().Interface())
+		return dst, errTooDeep
 	case reflect.String:
 		return appendString(dst, rv.String()), nil
 	case reflect.Bool:
@@ -182,14 +389,17 @@ func appendReflect(dst []byte, rv reflect.Value) ([]byte, error) {
 		}
 		fallthrough
 	case reflect.Array:
+		if depth >= MaxNestingDepth {
+			return dst, errTooDeep
+		}
 		dst = append(dst, '[')
 		for i := range rv.Len() {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
 			var err error
-			if dst, err = appendJSON(dst, rv.Index(i).Interface()); err != nil {
-				return dst, fmt.Errorf("[%d]: %w", i, err)
+			if dst, err = encodeValue(dst, rv.Index(i).Interface(), depth+1); err != nil {
+				return dst, wrapPath(fmt.Sprintf("[%d]", i), err)
 			}
 		}
 		return append(dst, ']'), nil
@@ -199,6 +409,9 @@ func appendReflect(dst []byte, rv reflect.Value) ([]byte, error) {
 		}
 		if rv.Type().Key().Kind() != reflect.String {
 			return dst, fmt.Errorf("map with %s keys cannot be encoded as a JSON object: keys must be strings", rv.Type().Key())
+		}
+		if depth >= MaxNestingDepth {
+			return dst, errTooDeep
 		}
 		keys := rv.MapKeys()
 		slices.SortFunc(keys, func(a, b reflect.Value) int {
@@ -210,6 +423,13 @@ func appendReflect(dst []byte, rv reflect.Value) ([]byte, error) {
 			}
 			return 0
 		})
+		names := make([]string, len(keys))
+		for i, k := range keys {
+			names[i] = k.String()
+		}
+		if err := checkKeys(names); err != nil {
+			return dst, err
+		}
 		dst = append(dst, '{')
 		for i, k := range keys {
 			if i > 0 {
@@ -218,24 +438,39 @@ func appendReflect(dst []byte, rv reflect.Value) ([]byte, error) {
 			dst = appendString(dst, k.String())
 			dst = append(dst, ':')
 			var err error
-			if dst, err = appendJSON(dst, rv.MapIndex(k).Interface()); err != nil {
-				return dst, fmt.Errorf("%q: %w", k.String(), err)
+			if dst, err = encodeValue(dst, rv.MapIndex(k).Interface(), depth+1); err != nil {
+				return dst, wrapPath(fmt.Sprintf("%q", k.String()), err)
 			}
 		}
 		return append(dst, '}'), nil
 	case reflect.Struct:
-		return appendStruct(dst, rv)
+		if depth >= MaxNestingDepth {
+			return dst, errTooDeep
+		}
+		return appendStruct(dst, rv, depth)
 	}
 	return dst, fmt.Errorf("a value of type %s cannot be encoded as JSON", rv.Type())
 }
 
+// appendStringMap appends m as a JSON object (see appendJSON).
 func appendStringMap(dst []byte, m map[string]any) ([]byte, error) {
+	out, err := encodeStringMap(dst, m, 0)
+	return out, depthError(m, err)
+}
+
+func encodeStringMap(dst []byte, m map[string]any, depth int) ([]byte, error) {
 	if m == nil {
 		return append(dst, "null"...), nil
+	}
+	if depth >= MaxNestingDepth {
+		return dst, errTooDeep
 	}
 	// Small maps (table rows, custom payloads) sort their keys on the stack.
 	var keysBuf [16]string
 	keys := appendSortedKeys(keysBuf[:0], m)
+	if err := checkKeys(keys); err != nil {
+		return dst, err
+	}
 	dst = append(dst, '{')
 	for i, k := range keys {
 		if i > 0 {
@@ -244,8 +479,8 @@ func appendStringMap(dst []byte, m map[string]any) ([]byte, error) {
 		dst = appendString(dst, k)
 		dst = append(dst, ':')
 		var err error
-		if dst, err = appendJSON(dst, m[k]); err != nil {
-			return dst, fmt.Errorf("%q: %w", k, err)
+		if dst, err = encodeValue(dst, m[k], depth+1); err != nil {
+			return dst, wrapPath(strconv.Quote(k), err)
 		}
 	}
 	return append(dst, '}'), nil

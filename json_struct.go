@@ -1,7 +1,6 @@
 package pipes
 
 import (
-	"fmt"
 	"reflect"
 	"strings"
 )
@@ -12,11 +11,11 @@ import (
 // struct fields keep their decimal point and NaN is an error naming the
 // field. (Where two embedded structs promote the same name, every field is
 // written; encoding/json would apply its precedence rules.)
-func appendStruct(dst []byte, rv reflect.Value) ([]byte, error) {
+func appendStruct(dst []byte, rv reflect.Value, depth int) ([]byte, error) {
 	dst = append(dst, '{')
 	first := true
 	var err error
-	dst, err = appendStructFields(dst, rv, &first, 0)
+	dst, err = appendStructFields(dst, rv, &first, 0, depth)
 	if err != nil {
 		return dst, err
 	}
@@ -25,7 +24,9 @@ func appendStruct(dst []byte, rv reflect.Value) ([]byte, error) {
 
 const maxEmbedDepth = 10
 
-func appendStructFields(dst []byte, rv reflect.Value, first *bool, depth int) ([]byte, error) {
+// appendStructFields appends the fields of rv; depth counts embedded
+// structs, nesting how deep the struct is in the value being encoded.
+func appendStructFields(dst []byte, rv reflect.Value, first *bool, depth, nesting int) ([]byte, error) {
 	t := rv.Type()
 	for i := range t.NumField() {
 		f := t.Field(i)
@@ -48,7 +49,7 @@ func appendStructFields(dst []byte, rv reflect.Value, first *bool, depth int) ([
 					fv = fv.Elem()
 				}
 				var err error
-				if dst, err = appendStructFields(dst, fv, first, depth+1); err != nil {
+				if dst, err = appendStructFields(dst, fv, first, depth+1, nesting); err != nil {
 					return dst, err
 				}
 				continue
@@ -72,14 +73,14 @@ func appendStructFields(dst []byte, rv reflect.Value, first *bool, depth int) ([
 		var err error
 		if hasOption(opts, "string") && isQuotableKind(fv.Kind()) {
 			var inner []byte
-			if inner, err = appendJSON(nil, fv.Interface()); err == nil {
+			if inner, err = encodeValue(nil, fv.Interface(), nesting+1); err == nil {
 				dst = appendString(dst, string(inner))
 			}
 		} else {
-			dst, err = appendJSON(dst, fv.Interface())
+			dst, err = encodeValue(dst, fv.Interface(), nesting+1)
 		}
 		if err != nil {
-			return dst, fmt.Errorf("field %s: %w", f.Name, err)
+			return dst, wrapPath("field "+f.Name, err)
 		}
 	}
 	return dst, nil

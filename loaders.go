@@ -2,7 +2,9 @@ package pipes
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,16 +29,19 @@ const (
 // DefaultContextLoader reads the context from the file named by param "path"
 // (Dagster's default temp-file injector) or, when there is no "path", from
 // the object in param "data" (Dagster's env-var injector).
-type DefaultContextLoader struct{}
+type DefaultContextLoader struct {
+	// MaxSize bounds the size of the context file; 0 means MaxContextSize.
+	MaxSize int64
+}
 
 // LoadContext implements [ContextLoader].
-func (DefaultContextLoader) LoadContext(_ context.Context, params Params) (*ContextData, error) {
+func (l DefaultContextLoader) LoadContext(_ context.Context, params Params) (*ContextData, error) {
 	if _, ok := params[ContextPathKey]; ok {
 		path, err := params.String(ContextPathKey, "PipesDefaultContextLoader")
 		if err != nil {
 			return nil, err
 		}
-		return loadContextFile(path, databricksHint("WithContextLoader", "DBFSContextLoader", "VolumesContextLoader"))
+		return loadContextFile(path, l.MaxSize, databricksHint("WithContextLoader", "DBFSContextLoader", "VolumesContextLoader"))
 	}
 	if v, ok := params[ContextDataKey]; ok {
 		if _, isObject := v.(map[string]any); !isObject {
@@ -44,7 +49,9 @@ func (DefaultContextLoader) LoadContext(_ context.Context, params Params) (*Cont
 				"Invalid type for parameter `data` passed from orchestration side to `PipesDefaultContextLoader`. Expected `<class 'dict'>`, got `%s`.",
 				pyTypeRepr(v))
 		}
-		raw, err := appendJSON(nil, v)
+		// Re-encoded with encoding/json, not appendJSON: what Dagster sent
+		// may nest deeper than the limit on what this package sends.
+		raw, err := json.Marshal(v)
 		if err != nil {
 			return nil, wrapError(ErrInvalidContext, err, "context data")
 		}
@@ -54,12 +61,25 @@ func (DefaultContextLoader) LoadContext(_ context.Context, params Params) (*Cont
 		`Invalid params for PipesDefaultContextLoader, expected key "path" or "data", received %s%s`, pyDictRepr(params), blobStoreHint(params, "context loader", "WithContextLoader", "ContextLoader"))
 }
 
-// loadContextFile reads and parses a context file; hint is added to the
-// error when the file cannot be read.
-func loadContextFile(path, hint string) (*ContextData, error) {
-	raw, err := os.ReadFile(path)
+// loadContextFile reads and parses a context file of at most maxSize
+// bytes (0 means MaxContextSize): the path comes from outside, and a
+// context is a few kilobytes. hint is added to the error when the file
+// cannot be opened.
+func loadContextFile(path string, maxSize int64, hint string) (*ContextData, error) {
+	if maxSize <= 0 {
+		maxSize = MaxContextSize
+	}
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, wrapError(ErrInvalidContext, err, "cannot read the context file Dagster named (%s)%s", path, hint)
+	}
+	defer f.Close()
+	raw, err := io.ReadAll(io.LimitReader(f, maxSize+1))
+	if err != nil {
+		return nil, wrapError(ErrInvalidContext, err, "cannot read the context file Dagster named (%s)", path)
+	}
+	if int64(len(raw)) > maxSize {
+		return nil, newError(ErrInvalidContext, "the context file Dagster named (%s) is larger than %d bytes: it is not a Pipes context (raise the loader's MaxSize if it is)", path, maxSize)
 	}
 	data, err := ParseContextData(raw)
 	if err != nil {
@@ -74,6 +94,8 @@ func loadContextFile(path, hint string) (*ContextData, error) {
 type DBFSContextLoader struct {
 	// Root is the mount point; "" means "/dbfs".
 	Root string
+	// MaxSize bounds the size of the context file; 0 means MaxContextSize.
+	MaxSize int64
 }
 
 // LoadContext implements [ContextLoader].
@@ -82,7 +104,7 @@ func (l DBFSContextLoader) LoadContext(_ context.Context, params Params) (*Conte
 	if err != nil {
 		return nil, err
 	}
-	return loadContextFile(dbfsLocalPath(l.Root, path), "")
+	return loadContextFile(dbfsLocalPath(l.Root, path), l.MaxSize, "")
 }
 
 func dbfsLocalPath(root, path string) string {
@@ -94,13 +116,16 @@ func dbfsLocalPath(root, path string) string {
 
 // VolumesContextLoader reads the context from a Unity Catalog volume path
 // (param "path", used as is: /Volumes/...), for Databricks serverless.
-type VolumesContextLoader struct{}
+type VolumesContextLoader struct {
+	// MaxSize bounds the size of the context file; 0 means MaxContextSize.
+	MaxSize int64
+}
 
 // LoadContext implements [ContextLoader].
-func (VolumesContextLoader) LoadContext(_ context.Context, params Params) (*ContextData, error) {
+func (l VolumesContextLoader) LoadContext(_ context.Context, params Params) (*ContextData, error) {
 	path, err := params.String(ContextPathKey, "PipesUnityCatalogVolumesContextLoader")
 	if err != nil {
 		return nil, err
 	}
-	return loadContextFile(path, "")
+	return loadContextFile(path, l.MaxSize, "")
 }

@@ -3,6 +3,7 @@ package pipes
 import (
 	"context"
 	"log/slog"
+	"reflect"
 	"strconv"
 	"sync"
 	"time"
@@ -142,6 +143,11 @@ func appendAttr(b []byte, group string, a slog.Attr) []byte {
 		var tmp [64]byte
 		b = appendStringContent(b, v.Time().AppendFormat(tmp[:0], time.RFC3339Nano))
 	default:
+		// fmt (behind Value.String) recurses for ever on a map, slice or
+		// pointer that contains itself: the process would die.
+		if rv := reflect.ValueOf(v.Any()); v.Kind() == slog.KindAny && isContainer(rv.Kind()) && hasCycle(rv) {
+			return appendStringContent(b, strconv.Quote("<"+rv.Type().String()+" that contains itself>"))
+		}
 		s := v.String()
 		if needsQuoting(s) {
 			s = strconv.Quote(s)
@@ -149,6 +155,14 @@ func appendAttr(b []byte, group string, a slog.Attr) []byte {
 		b = appendStringContent(b, s)
 	}
 	return b
+}
+
+func isContainer(k reflect.Kind) bool {
+	switch k {
+	case reflect.Map, reflect.Slice, reflect.Pointer, reflect.Struct, reflect.Array, reflect.Interface:
+		return true
+	}
+	return false
 }
 
 // needsQuoting reports whether a value must be quoted to be read back as

@@ -1,8 +1,12 @@
 package pipes
 
 import (
+	"bytes"
 	"fmt"
+	"math"
+	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -43,6 +47,10 @@ var metadataTypes = []MetadataType{
 	MetadataNull, MetadataTable, MetadataTableSchema, MetadataTableColumnLineage, MetadataTimestamp,
 }
 
+// AllMetadataTypes returns every metadata type of the protocol, in a new
+// slice (changing it changes nothing here).
+func AllMetadataTypes() []MetadataType { return slices.Clone(metadataTypes) }
+
 // Valid reports whether t is one of the protocol's metadata types.
 func (t MetadataType) Valid() bool { return slices.Contains(metadataTypes, t) }
 
@@ -55,6 +63,16 @@ type Metadata map[string]any
 
 // MetadataValue is one typed metadata value, sent as
 // {"raw_value": Raw, "type": Type}.
+//
+// A value Dagster's resolver cannot read is refused when it is sent, with
+// [ErrInvalidMetadata], and nothing is written: a Raw of the wrong JSON type
+// for Type (a json value that is a number or bool, a text value that is not a
+// string, an int with a fraction…), a table, table_schema or
+// table_column_lineage value that is not the matching Go type, a table cell
+// that is an object or array, NaN or an infinity, a value that contains
+// itself or nests deeper than [MaxNestingDepth]. A plain map whose keys are
+// exactly "raw_value" and "type" in a [Metadata] is the typed value it
+// spells, as in the reference.
 type MetadataValue struct {
 	Type MetadataType
 	// Raw is the raw value as Dagster expects it for Type; see the typed
@@ -62,19 +80,28 @@ type MetadataValue struct {
 	Raw any
 }
 
-// rawAppender is the metadata encoder's one entry point: implemented by
-// MetadataValue ({"raw_value", "type"}) and by the raw values of the
-// structured types (Table, TableSchema, TableColumnLineage), it is used
-// wherever such a value is written (a metadata entry, a value nested in a
-// JSON or custom payload, MarshalJSON), so that each is written one way.
-type rawAppender interface {
-	appendRaw(dst []byte) ([]byte, error)
-}
-
-func (v MetadataValue) appendRaw(dst []byte) ([]byte, error) {
+// encode appends v as {"raw_value", "type"}, nested depth levels deep. It
+// refuses what Dagster's metadata_value_from_external cannot resolve.
+func (v MetadataValue) encode(dst []byte, depth int) ([]byte, error) {
+	if !v.Type.Valid() {
+		return dst, fmt.Errorf("unknown metadata type %q: expected one of %s", v.Type, pyStrSetRepr(metadataTypes))
+	}
+	if depth >= MaxNestingDepth {
+		return dst, errTooDeep
+	}
 	dst = append(dst, `{"raw_value":`...)
+	start := len(dst)
 	var err error
-	if dst, err = appendJSON(dst, v.Raw); err != nil {
+	switch v.Type {
+	case MetadataTable, MetadataTableSchema, MetadataTableColumnLineage:
+		dst, err = appendTableRaw(dst, v.Type, v.Raw, depth+1)
+	default:
+		dst, err = encodeValue(dst, v.Raw, depth+1)
+	}
+	if err != nil {
+		return dst, err
+	}
+	if err := checkRaw(v.Type, dst[start:]); err != nil {
 		return dst, err
 	}
 	dst = append(dst, `,"type":`...)
@@ -82,8 +109,114 @@ func (v MetadataValue) appendRaw(dst []byte) ([]byte, error) {
 	return append(dst, '}'), nil
 }
 
-// MarshalJSON encodes v as Dagster reads it.
-func (v MetadataValue) MarshalJSON() ([]byte, error) { return v.appendRaw(nil) }
+// MarshalJSON encodes v as Dagster reads it. A value Dagster cannot read
+// (see [MetadataValue]) is an error.
+func (v MetadataValue) MarshalJSON() ([]byte, error) {
+	out, err := v.encode(nil, 0)
+	return out, depthError(v.Raw, err)
+}
+
+// appendTableRaw appends the raw value of the three table types, which must
+// be the matching Go type ([Table], [TableSchema], [TableColumnLineage], or
+// a non-nil pointer to one): these are the shapes Dagster resolves.
+func appendTableRaw(dst []byte, t MetadataType, raw any, depth int) ([]byte, error) {
+	switch x := raw.(type) {
+	case *Table:
+		if x != nil {
+			raw = *x
+		}
+	case *TableSchema:
+		if x != nil {
+			raw = *x
+		}
+	case *TableColumnLineage:
+		if x != nil {
+			raw = *x
+		}
+	}
+	switch x := raw.(type) {
+	case Table:
+		if t == MetadataTable {
+			return x.appendRaw(dst, depth)
+		}
+	case TableSchema:
+		if t == MetadataTableSchema {
+			return x.appendRaw(dst)
+		}
+	case TableColumnLineage:
+		if t == MetadataTableColumnLineage {
+			return x.appendRaw(dst)
+		}
+	}
+	want := map[MetadataType]string{MetadataTable: "pipes.Table (use pipes.TableValue)",
+		MetadataTableSchema: "pipes.TableSchema (use pipes.TableSchemaValue)", MetadataTableColumnLineage: "pipes.TableColumnLineage (use pipes.ColumnLineage)"}[t]
+	return dst, fmt.Errorf("a %s value must be a %s, got %T", t, want, raw)
+}
+
+// checkRaw refuses an encoded raw value that Dagster's resolver for type t
+// (metadata_value_from_external) rejects: its checks are on the JSON type.
+func checkRaw(t MetadataType, raw []byte) error {
+	var kind byte // the JSON type: '{', '[', '"', 'n', 't' (bool), '0' (number)
+	switch c := raw[0]; c {
+	case '{', '[', '"', 'n':
+		kind = c
+	case 't', 'f':
+		kind = 't'
+	default:
+		kind = '0'
+	}
+	isFloat := kind == '0' && bytes.ContainsAny(raw, ".eE")
+	var want string
+	switch t {
+	case MetadataJSON:
+		if kind == '{' || kind == '[' || kind == '"' || kind == 'n' {
+			return nil
+		}
+		want = "a JSON object, array or string (a map, slice, struct or string) or nil"
+	case MetadataText, MetadataURL, MetadataPath, MetadataNotebook, MetadataMarkdown:
+		if kind == '"' || kind == 'n' {
+			return nil
+		}
+		want = "a string"
+	case MetadataDagsterRun, MetadataAsset:
+		if kind == '"' {
+			return nil
+		}
+		want = "a string"
+	case MetadataFloat:
+		if isFloat || kind == 'n' {
+			return nil
+		}
+		want = "a float (Python reads a number without a decimal point as an int)"
+	case MetadataInt:
+		if kind == '0' && !isFloat || kind == 't' || kind == 'n' {
+			return nil
+		}
+		want = "an integer"
+	case MetadataBool:
+		if kind == 't' || kind == 'n' {
+			return nil
+		}
+		want = "a bool"
+	case MetadataTimestamp:
+		if kind == 't' {
+			return nil
+		}
+		if kind == '0' {
+			if f, err := strconv.ParseFloat(string(raw), 64); err == nil && !math.IsInf(f, 0) {
+				return nil
+			}
+			return fmt.Errorf("a timestamp must be a number of seconds that fits a float, got %s", raw)
+		}
+		want = "a number of seconds since the Unix epoch"
+	default:
+		return nil
+	}
+	if len(raw) > 60 {
+		raw = append(raw[:57:57], "..."...)
+	}
+	return fmt.Errorf("a %s value must be %s, got %s", t, want, raw)
+}
 
 // Infer wraps any JSON value to be typed by Dagster (see [MetadataInfer]).
 func Infer(v any) MetadataValue { return MetadataValue{MetadataInfer, v} }
@@ -100,8 +233,9 @@ func Path(s string) MetadataValue { return MetadataValue{MetadataPath, s} }
 // Notebook is the path of a notebook, shown by Dagster with a notebook viewer.
 func Notebook(s string) MetadataValue { return MetadataValue{MetadataNotebook, s} }
 
-// JSON is a JSON metadata value: v must encode as a JSON object or array
-// (a map, slice, or struct).
+// JSON is a JSON metadata value: v must encode as a JSON object, array or
+// string, or be nil (a map, slice, struct or string), which is what Dagster's
+// MetadataValue.json accepts; a number or bool is refused when sent.
 func JSON(v any) MetadataValue { return MetadataValue{MetadataJSON, v} }
 
 // Markdown is a Markdown metadata value.
@@ -185,16 +319,39 @@ type TableColumnDep struct {
 	ColumnName string
 }
 
-func (t Table) appendRaw(dst []byte) ([]byte, error) {
+func (t Table) appendRaw(dst []byte, depth int) ([]byte, error) {
 	dst = append(dst, `{"records":[`...)
 	for i, rec := range t.Records {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		var err error
-		if dst, err = appendStringMap(dst, rec); err != nil {
+		if rec == nil {
+			// Dagster's TableRecord needs an object.
+			rec = map[string]any{}
+		}
+		var keysBuf [16]string
+		keys := appendSortedKeys(keysBuf[:0], rec)
+		if err := checkKeys(keys); err != nil {
 			return dst, fmt.Errorf("records[%d]: %w", i, err)
 		}
+		dst = append(dst, '{')
+		for j, k := range keys {
+			if j > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, k)
+			dst = append(dst, ':')
+			start := len(dst)
+			var err error
+			if dst, err = encodeValue(dst, rec[k], depth+3); err != nil {
+				return dst, wrapPath(fmt.Sprintf("records[%d][%q]", i, k), err)
+			}
+			// A cell is a string, number, bool or null for Dagster.
+			if c := dst[start]; c == '{' || c == '[' {
+				return dst, fmt.Errorf("records[%d][%q]: a table cell must be a string, number, bool or nil, got %s", i, k, dst[start:])
+			}
+		}
+		dst = append(dst, '}')
 	}
 	dst = append(dst, `],"schema":`...)
 	dst = appendColumns(dst, t.Schema)
@@ -276,7 +433,10 @@ func appendBool(dst []byte, b bool) []byte {
 }
 
 // MarshalJSON encodes t as Dagster's raw table value.
-func (t Table) MarshalJSON() ([]byte, error) { return t.appendRaw(nil) }
+func (t Table) MarshalJSON() ([]byte, error) {
+	out, err := t.appendRaw(nil, 0)
+	return out, depthError(t, err)
+}
 
 // MarshalJSON encodes s as Dagster's raw table-schema value.
 func (s TableSchema) MarshalJSON() ([]byte, error) { return s.appendRaw(nil) }
@@ -317,6 +477,9 @@ func appendMetadata(dst []byte, md Metadata, method string) ([]byte, error) {
 	}
 	var keysBuf [16]string
 	keys := appendSortedKeys(keysBuf[:0], md)
+	if err := checkKeys(keys); err != nil {
+		return dst, wrapError(ErrInvalidMetadata, err, "Invalid metadata of `%s`", method)
+	}
 	dst = append(dst, '{')
 	for i, k := range keys {
 		if i > 0 {
@@ -341,6 +504,14 @@ func appendMetadataEntry(dst []byte, key string, v any, method string) ([]byte, 
 		}
 	}
 	if !ok {
+		var err error
+		if mv, ok, err = typedMap(v); err != nil {
+			return dst, newError(ErrInvalidMetadata,
+				"Invalid value for parameter `metadata.%s.type` of `%s`. Expected one of `%s`, got `%v`.",
+				key, method, pyStrSetRepr(metadataTypes), err)
+		}
+	}
+	if !ok {
 		mv = MetadataValue{MetadataInfer, v}
 	}
 	if !mv.Type.Valid() {
@@ -348,12 +519,44 @@ func appendMetadataEntry(dst []byte, key string, v any, method string) ([]byte, 
 			"Invalid value for parameter `metadata.%s.type` of `%s`. Expected one of `%s`, got `%s`.",
 			key, method, pyStrSetRepr(metadataTypes), mv.Type)
 	}
-	dst, err := mv.appendRaw(dst)
+	dst, err := mv.encode(dst, 2)
 	if err != nil {
-		return dst, wrapError(ErrInvalidMetadata, err,
-			"Invalid value for metadata `%s` of `%s` (type %s): it cannot be sent as JSON", key, method, mv.Type)
+		return dst, wrapError(ErrInvalidMetadata, depthError(mv.Raw, err),
+			"Invalid value for metadata `%s` of `%s` (type %s): it cannot be sent as a value Dagster reads", key, method, mv.Type)
 	}
 	return dst, nil
+}
+
+// typedMap recognizes a plain map whose keys are exactly "raw_value" and
+// "type": the reference sends such a dict as the typed value it spells, so
+// this package does too. A type that is not a metadata type is returned as
+// the error (its value), for the reference's error text.
+func typedMap(v any) (MetadataValue, bool, error) {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Map || rv.Type().Key().Kind() != reflect.String || rv.Len() != 2 {
+		return MetadataValue{}, false, nil
+	}
+	var raw, typ reflect.Value
+	iter := rv.MapRange()
+	for iter.Next() {
+		switch iter.Key().String() {
+		case "raw_value":
+			raw = iter.Value()
+		case "type":
+			typ = iter.Value()
+		}
+	}
+	if !raw.IsValid() || !typ.IsValid() {
+		return MetadataValue{}, false, nil
+	}
+	t, _ := typ.Interface().(string)
+	if mt, isType := typ.Interface().(MetadataType); isType {
+		t = string(mt)
+	}
+	if !MetadataType(t).Valid() {
+		return MetadataValue{}, false, fmt.Errorf("%v", typ.Interface())
+	}
+	return MetadataValue{Type: MetadataType(t), Raw: raw.Interface()}, true, nil
 }
 
 // pyStrSetRepr formats names like a Python set of strings, sorted so that the

@@ -287,7 +287,9 @@ func (l CLIArgsParamsLoader) lookup(flag string) (value string, present, hasValu
 			break
 		}
 		if a == flag {
-			if i+1 < len(args) {
+			// The next argument is the value, unless it is the other
+			// bootstrap flag: then this one was given without a value.
+			if i+1 < len(args) && !strings.HasPrefix(args[i+1], "--dagster-pipes-") {
 				return args[i+1], true, true
 			}
 			return "", true, false
@@ -308,14 +310,21 @@ func (l CLIArgsParamsLoader) IsDagsterPipesProcess() bool {
 
 // LoadContextParams decodes the value of --dagster-pipes-context.
 func (l CLIArgsParamsLoader) LoadContextParams() (Params, error) {
-	v, _, ok := l.lookup(ContextFlag)
-	return decodeParams("argument "+ContextFlag, v, ok)
+	return l.load(ContextFlag)
 }
 
 // LoadMessagesParams decodes the value of --dagster-pipes-messages.
 func (l CLIArgsParamsLoader) LoadMessagesParams() (Params, error) {
-	v, _, ok := l.lookup(MessagesFlag)
-	return decodeParams("argument "+MessagesFlag, v, ok)
+	return l.load(MessagesFlag)
+}
+
+func (l CLIArgsParamsLoader) load(flag string) (Params, error) {
+	v, present, ok := l.lookup(flag)
+	if present && !ok {
+		return nil, newError(ErrInvalidParams,
+			"argument %s was given without a value: it must be followed by the encoded value (%s VALUE or %s=VALUE)", flag, flag, flag)
+	}
+	return decodeParams("argument "+flag, v, ok)
 }
 
 func decodeParams(source, value string, present bool) (Params, error) {

@@ -88,7 +88,7 @@ func TestCLIArgsParamsLoader(t *testing.T) {
 	assert.True(t, l.IsDagsterPipesProcess())
 	_, err := l.LoadContextParams()
 	require.ErrorIs(t, err, ErrInvalidParams)
-	assert.Contains(t, err.Error(), "argument --dagster-pipes-context is missing")
+	assert.Contains(t, err.Error(), "argument --dagster-pipes-context was given without a value")
 
 	// Arguments after "--" belong to the program.
 	l = CLIArgsParamsLoader{Args: []string{"--", ContextFlag, boot[ContextEnvVar]}}

@@ -53,6 +53,7 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // NotLaunchedWarning is the warning printed when the process was not
@@ -295,33 +296,124 @@ func Set(p *Context) {
 // pipes:`. It opens the Context, calls job, and closes the Context: if job
 // returns an error or panics, the closed message carries it (see
 // [NewException]) and Run returns it (a panic as a [*PanicError]), so that
-// main can exit non-zero. On SIGINT or SIGTERM the job's ctx is cancelled;
-// the closed message is still sent when job returns. Each call after the
-// previous session closed is a session of its own (see [Open]); for
-// concurrent sessions use [New] and [Context.Run].
+// main can exit non-zero. The close does not depend on job returning
+// normally: a job that calls runtime.Goexit (as t.Fatal does) is reported
+// as failed.
+//
+// On SIGINT or SIGTERM (see [WithSignals]) the job's ctx is cancelled with
+// a [*SignalError] as its cause, and the closed message is sent when job
+// returns, naming the signal. A second signal, for a job that does not stop,
+// sends the closed message at once and ends the process with status 128 +
+// the signal's number, as a shell reports a process killed by it.
+//
+// Each call after the previous session closed is a session of its own (see
+// [Open]); for concurrent sessions use [New] and [Context.Run].
 func Run(ctx context.Context, job func(ctx context.Context, p *Context) error, opts ...Option) error {
 	c := newConfig(opts)
+	var sigs chan os.Signal
 	if len(c.signals) > 0 {
-		var stop context.CancelFunc
-		ctx, stop = signal.NotifyContext(ctx, c.signals...)
-		defer stop()
+		sigs = make(chan os.Signal, 2)
+		signal.Notify(sigs, c.signals...)
+		defer signal.Stop(sigs)
 	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	instanceMu.Lock()
 	p, err := openWith(ctx, c)
 	instanceMu.Unlock()
 	if err != nil {
 		return err
 	}
-	jobErr := runJob(ctx, p, job)
-	if jobErr == nil && ctx.Err() != nil {
-		// Stopped by a signal (or the caller's context) while the job
-		// ignored it: the work may be incomplete, so say so.
+
+	// The job runs on its own goroutine, so that Run still closes when the
+	// job calls runtime.Goexit and can act on a second signal while the job
+	// ignores its ctx.
+	done := make(chan error, 1)
+	go func() {
+		returned := false
+		defer func() {
+			if !returned {
+				done <- errGoexit
+			}
+		}()
+		jobErr := runJob(ctx, p, job)
+		returned = true
+		done <- jobErr
+	}()
+	var jobErr error
+	var first *SignalError
+wait:
+	for {
+		select {
+		case jobErr = <-done:
+			break wait
+		case sig := <-sigs:
+			if first == nil {
+				first = &SignalError{Signal: sig}
+				cancel(first)
+				continue
+			}
+			stopNow(p, first, sig)
+		}
+	}
+	if first != nil && !errors.Is(jobErr, first) {
+		// Whatever the job returned (often ctx.Err(): "context canceled",
+		// or nothing), the exception says which signal stopped it.
+		jobErr = &SignalError{Signal: first.Signal, Err: jobErr}
+	} else if jobErr == nil && ctx.Err() != nil {
+		// The caller's context ended while the job ignored it: the work
+		// may be incomplete, so say so.
 		jobErr = fmt.Errorf("pipes: job interrupted: %w", context.Cause(ctx))
 	}
 	closeErr := p.closeWith(exceptionAt(jobErr, 0))
 	return errors.Join(jobErr, closeErr)
 }
 
+// errGoexit is the job's error when it called runtime.Goexit.
+var errGoexit = errors.New("pipes: the job called runtime.Goexit (as t.Fatal and t.FailNow do) instead of returning")
+
+// SignalError is the cause of the job's ctx, and the error [Run] returns,
+// when a signal stopped the job. Err is what the job returned then.
+type SignalError struct {
+	Signal os.Signal
+	Err    error
+}
+
+// Error names the signal and what the job returned.
+func (e *SignalError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("pipes: job stopped by signal %v", e.Signal)
+	}
+	return fmt.Sprintf("pipes: job stopped by signal %v: %v", e.Signal, e.Err)
+}
+
+// Unwrap returns what the job returned.
+func (e *SignalError) Unwrap() error { return e.Err }
+
+// secondSignalCloseWait bounds how long a second signal waits for the
+// closed message to be written (a job may hold the Context in a hung write).
+const secondSignalCloseWait = 5 * time.Second
+
+// stopNow handles a second signal: the job did not stop after the first, so
+// the closed message goes out now and the process ends.
+func stopNow(p *Context, first *SignalError, second os.Signal) {
+	err := fmt.Errorf("pipes: job did not stop after signal %v and was ended by a second signal %v", first.Signal, second)
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		_ = p.closeWith(exceptionAt(err, 0))
+	}()
+	select {
+	case <-sent:
+	case <-time.After(secondSignalCloseWait):
+	}
+	fmt.Fprintln(os.Stderr, err)
+	code := 1
+	if s, ok := second.(syscall.Signal); ok {
+		code = 128 + int(s)
+	}
+	os.Exit(code)
+}
 func runJob(ctx context.Context, p *Context, job func(context.Context, *Context) error) (err error) {
 	defer func() {
 		if v := recover(); v != nil {

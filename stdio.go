@@ -15,7 +15,12 @@ const DefaultStdioInterval = time.Second
 // output of child processes — is forwarded to Dagster as
 // log_external_stream messages, while still reaching the real stdout and
 // stderr. Capture stops, and the last text is sent, just before the closed
-// message, so none of it arrives after closed.
+// message, so none of it arrives after closed. Stopping waits at most one
+// second (for all streams together) for a child process that still holds
+// them; what such a child writes later still reaches the console. A
+// multibyte character is never split across two messages, and the
+// descriptors capture keeps for itself are not inherited by child
+// processes.
 //
 // [Open], [New] and [Run] apply it to the channel of every [MessageWriter],
 // so a writer never calls it itself; it is exported for programs that build
@@ -61,11 +66,15 @@ func (c *capturingChannel) sendStream(stream string, text []byte) {
 	_ = c.MessageWriterChannel.WriteMessage(Message{Method: MethodLogExternalStream, Params: b})
 }
 
+// stop stops every capture at once, so that Close waits at most eofWait
+// however many streams a lingering child holds.
 func (c *capturingChannel) stop() {
 	c.once.Do(func() {
+		var wg sync.WaitGroup
 		for _, cap := range c.captures {
-			cap.stop()
+			wg.Go(cap.stop)
 		}
+		wg.Wait()
 	})
 }
 

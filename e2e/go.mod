@@ -18,6 +18,7 @@ require (
 	github.com/dagster-pipes-go/pipes/s3pipes v0.0.0-00010101000000-000000000000
 	github.com/fsouza/fake-gcs-server v1.56.1
 	github.com/stretchr/testify v1.12.1
+	go.uber.org/goleak v1.3.0
 )
 
 require (

@@ -17,6 +17,10 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"go.uber.org/goleak"
+
+	"github.com/dagster-pipes-go/pipes/internal/moto"
 )
 
 // This file is the harness: it finds the Python venv, compiles the Go jobs
@@ -59,9 +63,18 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := moto.RunTests(m) // m.Run, then stops the shared moto server of the S3 tests
 	if probeInst != nil {
 		probeInst.stop()
+	}
+	if code == 0 {
+		// The S3 tests' SDK clients keep idle keep-alive connections: the
+		// HTTP client's goroutines, not ours.
+		if err := goleak.Find(goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+			goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop")); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
 	}
 	os.RemoveAll(tmpDir)
 	os.Exit(code)

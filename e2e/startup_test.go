@@ -19,7 +19,7 @@ func TestContextLoadFailureReachesDagster(t *testing.T) {
 	requireNoSessionWarnings(t, res)
 	exc := closedError(t, res)
 	require.NotNil(t, exc.ClsName)
-	assert.Equal(t, "*pipes.Error", *exc.ClsName)
+	assert.Equal(t, "pipes.ErrInvalidContext", *exc.ClsName, "named by the sentinel a program matches with errors.Is")
 	assert.True(t, strings.Contains(exc.Message, "cannot read the context file Dagster named (/nonexistent-dbfs-mount/"),
 		"message: %q", exc.Message)
 	require.Len(t, res.StepFailures, 1)

@@ -10,6 +10,7 @@ require (
 	github.com/dagster-pipes-go/pipes/gcspipes v0.0.0-00010101000000-000000000000
 	github.com/dagster-pipes-go/pipes/lambdapipes v0.0.0-00010101000000-000000000000
 	github.com/dagster-pipes-go/pipes/s3pipes v0.0.0-00010101000000-000000000000
+	go.uber.org/goleak v1.3.0
 )
 
 require (

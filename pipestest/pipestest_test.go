@@ -17,6 +17,8 @@ import (
 
 	"github.com/dagster-pipes-go/pipes"
 	"github.com/dagster-pipes-go/pipes/pipestest"
+
+	"go.uber.org/goleak"
 )
 
 // helperEnv makes the test binary act as a Pipes program (for RunCommand).
@@ -26,7 +28,7 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv(helperEnv); mode != "" {
 		os.Exit(helperMain(mode))
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 func helperMain(mode string) int {

@@ -35,6 +35,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -138,6 +139,9 @@ func ChunkKey(keyPrefix string, index int) string { return pipes.ChunkKey(keyPre
 type ContextLoader struct {
 	// Client downloads the object. Required.
 	Client Client
+	// Timeout bounds the download; 0 means the deadline of the ctx given
+	// to LoadContext or, without one, pipes.DefaultContextLoadTimeout.
+	Timeout time.Duration
 }
 
 var _ pipes.ContextLoader = ContextLoader{}
@@ -155,6 +159,11 @@ func (l ContextLoader) LoadContext(ctx context.Context, params pipes.Params) (*p
 	}
 	if l.Client == nil {
 		return nil, ErrNoClient
+	}
+	if l.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, l.Timeout)
+		defer cancel()
 	}
 	return pipes.ReadContextBlob(ctx, "s3://"+bucket+"/"+key, func(ctx context.Context) (io.ReadCloser, error) {
 		out, err := l.Client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})

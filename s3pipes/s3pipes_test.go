@@ -27,9 +27,23 @@ import (
 	"github.com/dagster-pipes-go/pipes/internal/faultproxy"
 	"github.com/dagster-pipes-go/pipes/internal/moto"
 	"github.com/dagster-pipes-go/pipes/s3pipes"
+
+	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { os.Exit(moto.RunTests(m)) }
+func TestMain(m *testing.M) {
+	code := moto.RunTests(m)
+	if code == 0 {
+		// After the moto server stopped: the SDK's idle keep-alive
+		// connections are the HTTP client's, not ours.
+		if err := goleak.Find(goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+			goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop")); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
 var bucketSeq atomic.Int64
 

@@ -9,9 +9,11 @@
 #    .cache/azurite (git-ignored) if it is missing.
 # 3. Exports PIPES_E2E=1 (the end-to-end tests against real Dagster must run,
 #    a missing venv is a failure) and PIPES_E2E_PYTHON.
-# 4. Runs gofmt, go vet, the tests with the race detector, cross-compiles
-#    cmd/pipes for linux/darwin/windows x amd64/arm64, runs every benchmark
+# 4. Runs gofmt, go vet, the tests with the race detector, every benchmark
 #    once, and staticcheck.
+# 5. govulncheck, cross-compilation for linux/darwin/windows
+#    x amd64/arm64, and the e2e core scenarios against the oldest supported
+#    Dagster (a second venv, .venv-oldest, from requirements-e2e-oldest.txt).
 #
 # Progress: pip shows each package it collects; the tests show each package
 # and each end-to-end scenario as it finishes (internal/testprogress); every
@@ -19,7 +21,8 @@
 #
 # Environment: PYTHON (default python3) is the interpreter that creates the
 # venv; GO_TEST_FLAGS adds flags to `go test` (e.g. GO_TEST_FLAGS='-run TestLogs');
-# STATICCHECK=0 skips staticcheck.
+# STATICCHECK=0 skips staticcheck; GOVULNCHECK=0 skips govulncheck (it needs
+# https://vuln.go.dev); OLDEST_DAGSTER=0 skips the oldest-Dagster run.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -147,22 +150,67 @@ step "go test -race (every module of go.work)"
 # shellcheck disable=SC2086
 go test -json -race -count=1 -p 2 ${GO_TEST_FLAGS:-} "$all" | go run ./internal/testprogress
 
-step "cross-compiling cmd/pipes (static: linux, darwin, windows x amd64, arm64)"
-# The pipes binary is copied into job images of any platform: it must build
-# for each, with no C toolchain.
-for goos in linux darwin windows; do
-  for goarch in amd64 arm64; do
-    printf '  %s/%s\n' "$goos" "$goarch"
-    CGO_ENABLED=0 GOOS=$goos GOARCH=$goarch go build -trimpath -ldflags='-s -w' -o /dev/null ./cmd/pipes
-  done
-done
-
 step "benchmarks (one iteration each, short mode: seconds; bench/compare without blob stores)"
 go test -short -run '^$' -bench . -benchtime 1x "$all"
 
 if [ "${STATICCHECK:-1}" != 0 ]; then
   step "staticcheck ${STATICCHECK_VERSION:=v0.8.2}"
   go run "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" "$all"
+fi
+
+# --- Robustness (issue 10): vulnerabilities, cross-compilation, oldest Dagster ---
+if [ "${GOVULNCHECK:-1}" != 0 ]; then
+  step "govulncheck ${GOVULNCHECK_VERSION:=v1.9.0} (every module of go.work)"
+  # govulncheck reads Go's vulnerability database at https://vuln.go.dev;
+  # a machine that cannot reach it (a sandbox with only package registries)
+  # says so instead of failing on a missing network.
+  if "$venv_python" -c 'import urllib.request,sys; urllib.request.urlopen("https://vuln.go.dev/index/db.json", timeout=10)' 2>/dev/null; then
+    go run "golang.org/x/vuln/cmd/govulncheck@$GOVULNCHECK_VERSION" "$all"
+  else
+    echo "  NOT RUN: https://vuln.go.dev cannot be reached from this machine (set GOVULNCHECK=0 to silence)"
+  fi
+fi
+
+step "cross-compilation, static (linux, darwin, windows x amd64, arm64)"
+# Every package of every module, cmd/pipes included: the pipes binary is
+# copied into job images of any platform and must build with no C toolchain.
+for goos in linux darwin windows; do
+  # The benchmark tools (bench/) measure with Unix system calls: every other
+  # package builds everywhere.
+  pkgs=$(GOOS=$goos go list "$all" | { if [ "$goos" = windows ]; then grep -v '/bench/'; else cat; fi; })
+  for goarch in amd64 arm64; do
+    echo "  $goos/$goarch"
+    # shellcheck disable=SC2086
+    CGO_ENABLED=0 GOOS=$goos GOARCH=$goarch go build $pkgs
+  done
+done
+
+if [ "${OLDEST_DAGSTER:-1}" != 0 ]; then
+  oldest_venv="$root/.venv-oldest"
+  oldest_req="$root/requirements-e2e-oldest.txt"
+  oldest_con="$root/constraints-e2e-oldest.txt"
+  oldest_marker="$oldest_venv/.requirements.sha256"
+  if [ ! -x "$oldest_venv/bin/python" ] && [ ! -x "$oldest_venv/Scripts/python.exe" ]; then
+    step "creating $oldest_venv (the oldest supported Dagster, nothing else)"
+    "$python" -m venv "$oldest_venv"
+  fi
+  oldest_python="$oldest_venv/bin/python"
+  [ -x "$oldest_python" ] || oldest_python="$oldest_venv/Scripts/python.exe"
+  oldest_hash=$( { cat "$oldest_req" "$oldest_con"; "$oldest_python" --version 2>&1; } | "$oldest_python" -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')
+  if [ ! -f "$oldest_marker" ] || [ "$(cat "$oldest_marker")" != "$oldest_hash" ]; then
+    step "installing requirements-e2e-oldest.txt into .venv-oldest"
+    "$oldest_python" -m pip install --disable-pip-version-check --quiet -r "$oldest_req" -c "$oldest_con"
+    echo "$oldest_hash" >"$oldest_marker"
+  fi
+  # The core scenarios: every message, metadata type and failure path, the
+  # class test of values, stdio capture. Not the S3 and Lambda scenarios
+  # (they need dagster-aws) nor the examples (their definitions use today's
+  # APIs), nor the retry scenario (step retries of materialize differ).
+  step "e2e core scenarios against $("$oldest_python" -c 'import importlib.metadata as m; print("dagster", m.version("dagster"))')"
+  PIPES_E2E_PYTHON="$oldest_python" go test -race -count=1 \
+    -run 'TestAssetChecks|TestMultiAssetStep|TestContextInjection|TestPartitions|TestStdioCapture|TestStdioWriters|TestContextOpStep|TestCustomMessages|TestFailure|TestLogs|TestManyMessages|TestMetadataMatchesPythonReference|TestRobust|TestStartedOutsideDagster|TestContextLoadFailureReachesDagster|TestValuesDagsterReads' \
+    -skip 'TestStdioWriters/lambda' \
+    github.com/dagster-pipes-go/pipes/e2e
 fi
 
 step "all checks passed"

@@ -180,7 +180,7 @@ func TestTransportsAndBootstraps(t *testing.T) {
 func TestFailures(t *testing.T) {
 	code, _, stderr := runHelper(t, "fail")
 	assert.Equal(t, 4, code, "the program's exit status is the runner's")
-	assert.Contains(t, stderr, "[pipes] closed with exception: *errors.errorString: the job failed\n")
+	assert.Contains(t, stderr, "[pipes] closed with exception: error: the job failed\n")
 	assert.Contains(t, stderr, "result: FAILURE (exit status 4, closed with an exception)")
 
 	code, _, stderr = runHelper(t, "no-close")

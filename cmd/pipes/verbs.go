@@ -324,7 +324,9 @@ func typedValue(t pipes.MetadataType, v string) (pipes.MetadataValue, error) {
 			return pipes.MetadataValue{}, fmt.Errorf("a null value takes no value (k=), got %q", v)
 		}
 		return pipes.Null(), nil
-	case pipes.MetadataJSON, pipes.MetadataTable, pipes.MetadataTableSchema, pipes.MetadataTableColumnLineage, pipes.MetadataInfer:
+	case pipes.MetadataTable, pipes.MetadataTableSchema, pipes.MetadataTableColumnLineage:
+		return tableValue(t, v)
+	case pipes.MetadataJSON, pipes.MetadataInfer:
 		if !json.Valid([]byte(v)) {
 			return pipes.MetadataValue{}, fmt.Errorf("type %s takes JSON: %q is not valid JSON", t, v)
 		}

@@ -41,6 +41,9 @@ func TestTypedValue(t *testing.T) {
 		{"json", `[1,"a"]`}:                   `{"raw_value":[1,"a"],"type":"json"}`,
 		{"asset", "a/b"}:                      `{"raw_value":"a/b","type":"asset"}`,
 		{"table_schema", `{"columns":[]}`}:    `{"raw_value":{"columns":[]},"type":"table_schema"}`,
+		{"table_schema", `{"columns":[{"name":"id","type":"int","constraints":{"unique":true}}]}`}:          `{"raw_value":{"columns":[{"name":"id","type":"int","constraints":{"nullable":true,"unique":true,"other":[]}}]},"type":"table_schema"}`,
+		{"table", `{"records":[{"id":1,"n":"a"}],"schema":[{"name":"id","type":"int"}]}`}:                   `{"raw_value":{"records":[{"id":1,"n":"a"}],"schema":[{"name":"id","type":"int"}]},"type":"table"}`,
+		{"table_column_lineage", `{"deps_by_column":{"id":[{"asset_key":["up","x"],"column_name":"id"}]}}`}: `{"raw_value":{"deps_by_column":{"id":[{"asset_key":["up","x"],"column_name":"id"}]}},"type":"table_column_lineage"}`,
 	}
 	for in, want := range ok {
 		v, err := typedValue(pipes.MetadataType(in[0]), in[1])
@@ -53,7 +56,8 @@ func TestTypedValue(t *testing.T) {
 		{"int", "1.5"}: `not an int: "1.5"`, {"float", "NaN"}: `not a finite float: "NaN"`,
 		{"bool", "1"}: `not a bool (true or false): "1"`, {"timestamp", "noon"}: "not a timestamp",
 		{"null", "x"}: "a null value takes no value", {"json", "{"}: "type json takes JSON",
-		{"color", "red"}: `unknown metadata type "color"`,
+		{"color", "red"}:         `unknown metadata type "color"`,
+		{"table", `{"rows":[]}`}: `type table takes JSON in Dagster's shape`,
 	} {
 		_, err := typedValue(pipes.MetadataType(in[0]), in[1])
 		require.Error(t, err, in)

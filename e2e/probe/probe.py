@@ -79,7 +79,10 @@ from dagster import (  # noqa: E402
 from dagster._core.pipes.client import PipesMessageReader  # noqa: E402
 from dagster._core.pipes.utils import extract_message_or_forward_to_file  # noqa: E402
 from dagster._serdes import serialize_value  # noqa: E402
-from dagster_aws.pipes import PipesLambdaLogsMessageReader  # noqa: E402
+try:  # the oldest supported Dagster's venv has only dagster and dagster-pipes
+    from dagster_aws.pipes import PipesLambdaLogsMessageReader  # noqa: E402
+except ImportError:  # pragma: no cover - reported when a Lambda scenario asks for it
+    PipesLambdaLogsMessageReader = None
 
 # Per-request state filled in by the asset body.
 STATE = {}
@@ -151,6 +154,8 @@ def _make_reader(kind):
     if kind == "tempfile+stdio":
         return _recording_reader(PipesTempFileMessageReader)(include_stdio_in_messages=True)
     if kind == "lambda":
+        if PipesLambdaLogsMessageReader is None:
+            raise ImportError("the lambda reader needs dagster-aws, which this venv lacks")
         return _recording_reader(PipesLambdaLogsMessageReader)()
     key, _, stream = kind.partition(":")
     if key not in ("stdio", "buffered_stdio") or stream not in ("stdout", "stderr"):
@@ -210,7 +215,9 @@ def _run_external(context, req):
         STATE["stdout"] = proc.stdout
         STATE["stderr"] = proc.stderr
         forwarded = io.StringIO()
-        if isinstance(reader, PipesLambdaLogsMessageReader):
+        if PipesLambdaLogsMessageReader is not None and isinstance(
+            reader, PipesLambdaLogsMessageReader
+        ):
             reader.consume_lambda_logs(
                 {"LogResult": base64.b64encode(proc.stderr.encode("utf-8")).decode("ascii")}
             )
@@ -400,6 +407,10 @@ def handle(req):
         import examples_ext
 
         return examples_ext.handle(req, sys.modules[__name__])
+    if req.get("values_messages"):  # the value class test: see valuesext.py
+        import valuesext
+
+        return valuesext.handle(req, sys.modules[__name__])
     STATE.clear()
     STATE.update(contexts=[], handlers=[])
     instance = DagsterInstance.ephemeral()

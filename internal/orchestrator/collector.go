@@ -49,6 +49,38 @@ func NewCollector(assetKeys []string) *Collector {
 	return &Collector{assetKeys: slices.Clone(assetKeys), materialized: map[string]bool{}}
 }
 
+// MaxReadableNesting is how deeply a message may nest and still be read by
+// Dagster: its reader decodes and resolves messages with Python, whose
+// recursion limit fails at about 490 levels from the top of a thread, less
+// inside Dagster's reader (measured with Dagster 1.13). The library itself
+// refuses values nested deeper than pipes.MaxNestingDepth, well below.
+const MaxReadableNesting = 400
+
+// nesting returns how deeply objects and arrays nest in a JSON text.
+func nesting(raw []byte) int {
+	depth, deepest := 0, 0
+	inString := false
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case inString:
+			if c == '\\' {
+				i++
+			} else if c == '"' {
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			deepest = max(deepest, depth)
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return deepest
+}
+
 // Add handles one line (without its newline) of a messages file or one
 // message line of a stream.
 func (c *Collector) Add(line []byte) Event {
@@ -63,6 +95,10 @@ func (c *Collector) Add(line []byte) Event {
 		c.res.ProtocolErrors = append(c.res.ProtocolErrors, ev.Errors...)
 	}()
 
+	if d := nesting(line); d > MaxReadableNesting {
+		fail("the message nests objects and arrays %d levels deep: Dagster's reader (Python) fails past about %d (its recursion limit) and loses every later message", d, MaxReadableNesting)
+		return ev
+	}
 	v, err := decodeJSON(line)
 	if err != nil {
 		fail("not a JSON message: %v: %q", err, truncate(string(line), 200))

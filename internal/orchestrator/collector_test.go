@@ -73,6 +73,18 @@ func TestValidSession(t *testing.T) {
 	assert.True(t, res.Failed(), "an exception is a failure")
 }
 
+// Regression (issue 10): the validator refused json values Dagster accepts
+// (a string, null); it judges as MetadataValue.json does.
+func TestJSONMetadataJudgedAsDagster(t *testing.T) {
+	for _, raw := range []string{`"x"`, `null`, `[]`, `{}`} {
+		res := collect([]string{"a"}, opened,
+			msg("report_asset_materialization", `{"asset_key":"a","data_version":null,"metadata":{"j":{"raw_value":`+raw+`,"type":"json"},"i":{"raw_value":true,"type":"int"},"t":{"raw_value":false,"type":"timestamp"}}}`), closed)
+		assert.Empty(t, res.ProtocolErrors, raw)
+	}
+	res := collect([]string{"a"}, opened, msg("report_custom_message", `{"payload":`+strings.Repeat("[", 300)+strings.Repeat("]", 300)+`}`), closed)
+	assert.Empty(t, res.ProtocolErrors, "300 levels are still readable")
+}
+
 func TestProtocolErrors(t *testing.T) {
 	tests := []struct {
 		name string
@@ -98,7 +110,10 @@ func TestProtocolErrors(t *testing.T) {
 		{"metadata unknown type", msg("report_asset_materialization", `{"asset_key":"a","data_version":null,"metadata":{"j":{"raw_value":1,"type":"job"}}}`), "unknown metadata type"},
 		{"metadata int as float", msg("report_asset_materialization", `{"asset_key":"a","data_version":null,"metadata":{"f":{"raw_value":1,"type":"float"}}}`), "decimal point"},
 		{"metadata float as int", msg("report_asset_materialization", `{"asset_key":"a","data_version":null,"metadata":{"i":{"raw_value":1.0,"type":"int"}}}`), "must be an integer"},
-		{"metadata json scalar", msg("report_asset_materialization", `{"asset_key":"a","data_version":null,"metadata":{"j":{"raw_value":"x","type":"json"}}}`), "JSON object or array"},
+		{"metadata json number", msg("report_asset_materialization", `{"asset_key":"a","data_version":null,"metadata":{"j":{"raw_value":3,"type":"json"}}}`), "JSON object, array, string or null"},
+		{"metadata json bool", msg("report_asset_materialization", `{"asset_key":"a","data_version":null,"metadata":{"j":{"raw_value":true,"type":"json"}}}`), "JSON object, array, string or null"},
+		{"metadata timestamp overflows", msg("report_asset_materialization", `{"asset_key":"a","data_version":null,"metadata":{"t":{"raw_value":1e400,"type":"timestamp"}}}`), "fits a float"},
+		{"too deep", msg("report_custom_message", `{"payload":`+strings.Repeat("[", 500)+strings.Repeat("]", 500)+`}`), "recursion limit"},
 		{"metadata extra key", msg("report_asset_materialization", `{"asset_key":"a","data_version":null,"metadata":{"j":{"raw_value":"x","type":"text","label":"l"}}}`), `unexpected key "label"`},
 		{"table bad schema", msg("report_asset_materialization", `{"asset_key":"a","data_version":null,"metadata":{"t":{"raw_value":{"records":[],"schema":{"columns":[]}},"type":"table"}}}`), "schema must be an array"},
 		{"check bad severity", msg("report_asset_check", `{"asset_key":"a","check_name":"c","passed":true,"metadata":null,"severity":"INFO"}`), `severity must be "WARN" or "ERROR"`},

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/dagster-pipes-go/pipes"
@@ -165,12 +167,18 @@ func checkMetadataValue(t pipes.MetadataType, raw any) string {
 			return "raw_value must be a string, got " + jsonText(raw)
 		}
 	case pipes.MetadataJSON:
+		// Dagster's MetadataValue.json takes a mapping, a sequence (a str
+		// is one) or None.
 		switch raw.(type) {
-		case map[string]any, []any:
+		case map[string]any, []any, string, nil:
 		default:
-			return "raw_value must be a JSON object or array, got " + jsonText(raw)
+			return "raw_value must be a JSON object, array, string or null, got " + jsonText(raw)
 		}
 	case pipes.MetadataInt:
+		// Python's bool is an int, so Dagster's int check takes true.
+		if _, isBool := raw.(bool); isBool {
+			return ""
+		}
 		if n, ok := raw.(json.Number); raw != nil && (!ok || !isIntSpelling(string(n))) {
 			return "raw_value must be an integer (no decimal point), got " + jsonText(raw)
 		}
@@ -183,6 +191,14 @@ func checkMetadataValue(t pipes.MetadataType, raw any) string {
 			return "raw_value must be a bool, got " + jsonText(raw)
 		}
 	case pipes.MetadataTimestamp:
+		if _, isBool := raw.(bool); isBool {
+			return ""
+		}
+		if n, ok := raw.(json.Number); ok {
+			if f, err := strconv.ParseFloat(string(n), 64); err != nil || math.IsInf(f, 0) {
+				return "raw_value must be a number of seconds that fits a float, got " + jsonText(raw)
+			}
+		}
 		if _, ok := raw.(json.Number); !ok {
 			return "raw_value must be a number of seconds since the Unix epoch, got " + jsonText(raw)
 		}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.uber.org/goleak"
+
 	"github.com/dagster-pipes-go/pipes/pipestest"
 )
 
@@ -21,13 +23,13 @@ const runMainEnv = "PIPES_EXAMPLE_RUN_MAIN"
 
 // Main is the example's TestMain: in a child started by Command it runs main
 // (which exits non-zero itself on failure) and exits 0; otherwise it runs the
-// tests.
+// tests, then checks that they leaked no goroutine (goleak).
 func Main(m *testing.M, main func()) {
 	if os.Getenv(runMainEnv) == "1" {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 // Command returns a command that runs the example's main in a child process

@@ -1,0 +1,93 @@
+package pipes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// nilErr's Error dereferences its receiver: a nil *nilErr returned as an
+// error panics when printed by anything but fmt.
+type nilErr struct{ msg string }
+
+func (e *nilErr) Error() string { return e.msg }
+
+// Regression (issue 10): an error whose Error method panics (a typed nil
+// pointer) crashed Run with SIGSEGV and no closed message.
+func TestErrorMethodPanics(t *testing.T) {
+	var typedNil *nilErr
+	t.Run("returned", func(t *testing.T) {
+		opts, read := runOpts(t, testData())
+		err := Run(context.Background(), func(context.Context, *Context) error { return typedNil }, opts...)
+		require.Error(t, err)
+		exc := closedException(t, read())
+		assert.Equal(t, "*pipes.nilErr", exc["name"])
+		assert.Contains(t, exc["message"], "<nil *pipes.nilErr returned as an error")
+	})
+	t.Run("wrapped", func(t *testing.T) {
+		opts, read := runOpts(t, testData())
+		err := Run(context.Background(), func(context.Context, *Context) error { return fmt.Errorf("x: %w", typedNil) }, opts...)
+		require.Error(t, err)
+		exc := closedException(t, read())
+		assert.Equal(t, "*pipes.nilErr", exc["name"])
+		assert.Contains(t, exc["cause"].(map[string]any)["message"], "returned as an error")
+	})
+	t.Run("panicked", func(t *testing.T) {
+		opts, read := runOpts(t, testData())
+		err := Run(context.Background(), func(context.Context, *Context) error { panic(error(typedNil)) }, opts...)
+		var pe *PanicError
+		require.ErrorAs(t, err, &pe)
+		exc := closedException(t, read())
+		assert.Equal(t, "*pipes.nilErr", exc["name"])
+		assert.Contains(t, exc["cause"].(map[string]any)["message"], "returned as an error")
+	})
+	t.Run("CloseWithError", func(t *testing.T) {
+		p, read := newTestContext(t, testData())
+		require.NoError(t, p.CloseWithError(typedNil))
+		exc := closedException(t, read())
+		assert.Contains(t, exc["message"], "returned as an error")
+	})
+}
+
+// Regression (issue 10): runtime.Goexit in the job (what t.Fatal does)
+// skipped the close: no closed message.
+func TestRunJobGoexit(t *testing.T) {
+	opts, read := runOpts(t, testData())
+	err := Run(context.Background(), func(ctx context.Context, p *Context) error {
+		p.Log().Info("before")
+		runtime.Goexit()
+		return nil
+	}, opts...)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "runtime.Goexit")
+	msgs := read()
+	assert.Equal(t, []string{"opened", "log", "closed"}, methods(msgs))
+	assert.Contains(t, closedException(t, msgs)["message"], "runtime.Goexit")
+}
+
+// Regression (issue 10): in Dagster a Go error's exception was named
+// *fmt.wrapError or *errors.errorString, this package's sentinel was the
+// cause and the real error hid under context.
+func TestExceptionReadsWell(t *testing.T) {
+	_, err := DecodeParam("eJw=")
+	perr := wrapError(ErrInvalidParams, fmt.Errorf("decode: %w", err), "bootstrap value")
+	exc := NewException(fmt.Errorf("starting: %w", perr))
+	assert.Equal(t, "pipes.ErrInvalidParams", exc.Name)
+	require.NotNil(t, exc.Cause)
+	assert.Equal(t, "pipes.ErrInvalidParams", exc.Cause.Name)
+	require.NotNil(t, exc.Cause.Cause, "the real error is the cause")
+	assert.Nil(t, exc.Cause.Context, "the sentinel is not shown as a second error")
+	assert.NotContains(t, exc.Cause.Cause.Message, "pipes: invalid bootstrap params")
+	assert.Equal(t, "error", NewException(errors.New("x")).Name)
+	assert.Equal(t, "errors.Join", NewException(errors.Join(errors.New("a"), errors.New("b"))).Name)
+	var pathErr *os.PathError
+	_, openErr := os.Open("/nonexistent/x")
+	require.ErrorAs(t, openErr, &pathErr)
+	assert.Equal(t, "*fs.PathError", NewException(fmt.Errorf("a: %w", fmt.Errorf("b: %w", openErr))).Name)
+}
