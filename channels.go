@@ -31,6 +31,10 @@ type FileChannel struct {
 	f      *os.File
 	line   []byte
 	broken bool // a partial line is in the file: start the next on a new line
+	// fd is f's descriptor when f is a regular file (raw), written with
+	// write(2) directly: issue 16's log path.
+	fd  int
+	raw bool
 }
 
 // NewFileChannel opens (creating it if needed) the file at path for appending.
@@ -39,7 +43,9 @@ func NewFileChannel(path string) (*FileChannel, error) {
 	if err != nil {
 		return nil, wrapError(ErrInvalidParams, err, "cannot open the messages file Dagster named (%s)", path)
 	}
-	return &FileChannel{f: f}, nil
+	c := &FileChannel{f: f}
+	c.fd, c.raw = rawFD(f)
+	return c, nil
 }
 
 // WriteMessage implements [MessageWriterChannel].
@@ -49,27 +55,49 @@ func (c *FileChannel) WriteMessage(msg Message) error {
 	if c.f == nil {
 		return ErrClosed
 	}
-	c.line = c.line[:0]
+	c.line = append(msg.AppendJSON(c.startLine()), '\n')
+	return c.writeLine(msg.Method)
+}
+
+// startLine returns c.line emptied, beginning with a newline when a partial
+// line was left in the file.
+func (c *FileChannel) startLine() []byte {
+	line := c.line[:0]
 	if c.broken {
-		c.line = append(c.line, '\n')
+		line = append(line, '\n')
 		c.broken = false
 	}
-	c.line = append(msg.AppendJSON(c.line), '\n')
-	n, err := c.f.Write(c.line)
+	return line
+}
+
+// writeLine writes c.line, one whole message with its newline, in one
+// write call (write(2) itself on a regular file, see rawFD). The caller
+// holds c.mu and has checked that c.f is open.
+func (c *FileChannel) writeLine(method Method) error {
+	n, err := c.write(c.line)
 	if err != nil && n > 0 {
 		// A short write (the disk full for a moment) left part of the
 		// line: cut it off, or the next message would be glued to it and
 		// Dagster's reader would fail on the line and stop reading.
 		if end, serr := c.f.Seek(0, io.SeekEnd); serr == nil && c.f.Truncate(end-int64(n)) == nil {
-			return fmt.Errorf("pipes: the %s message was not written (%d of %d bytes written, then cut off again): %w", msg.Method, n, len(c.line), err)
+			return fmt.Errorf("pipes: the %s message was not written (%d of %d bytes written, then cut off again): %w", method, n, len(c.line), err)
 		}
 		c.broken = true
-		return fmt.Errorf("pipes: the %s message was only partly written and could not be cut off; the next message starts on a new line: %w", msg.Method, err)
+		return fmt.Errorf("pipes: the %s message was only partly written and could not be cut off; the next message starts on a new line: %w", method, err)
 	}
 	if err != nil {
-		return fmt.Errorf("pipes: the %s message was not written: %w", msg.Method, err)
+		return fmt.Errorf("pipes: the %s message was not written: %w", method, err)
 	}
 	return nil
+}
+
+// write writes b to the file: with write(2) itself on a regular file,
+// through os.File otherwise.
+func (c *FileChannel) write(b []byte) (int, error) {
+	if c.raw {
+		return writeRaw(c.fd, c.f.Name(), b)
+	}
+	return c.f.Write(b)
 }
 
 // Close implements [MessageWriterChannel].

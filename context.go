@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,13 +23,15 @@ type Context struct {
 	noop bool
 
 	channel MessageWriterChannel
-	// mu guards the write side's state: closed, inflight, materialized. It
-	// is never held while a channel method, user code or slog runs (see
-	// emit), so that any of them can log through this Context.
+	// mu guards materialized and drained, and orders Close. It is never
+	// held while a channel method, user code or slog runs (see emit), so
+	// that any of them can log through this Context. closed and inflight
+	// are atomics so that a log message takes no lock of the Context's: it
+	// is set under mu, and read without it (see emit and closeWith).
 	mu           sync.Mutex
-	closed       bool
-	inflight     int           // messages being written to the channel now
-	drained      chan struct{} // closed when inflight drops to 0, while Close waits
+	closed       atomic.Bool
+	inflight     atomic.Int64  // messages being written to the channel now
+	drained      chan struct{} // closed when inflight drops to 0 after Close
 	materialized map[string]struct{}
 
 	logger   *slog.Logger

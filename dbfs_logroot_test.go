@@ -11,47 +11,27 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/dagster-pipes-go/pipes/internal/dbxserver"
 )
 
-func TestDBFSMessageWriterDiscoversDriverLogRoot(t *testing.T) {
-	srv := dbxserver.New(t, dbxserver.Options{})
-	srv.AddCluster("with-logs", map[string]any{"cluster_log_conf": map[string]any{"dbfs": map[string]any{"destination": "dbfs:/cluster-logs/"}}})
-	srv.AddCluster("no-logs", map[string]any{"cluster_name": "plain"})
-	t.Setenv("DATABRICKS_HOST", srv.URL)
-	t.Setenv("DATABRICKS_TOKEN", "tok")
-	unsetEnv(t, SDKClusterIDEnvVar)
+// Without DiscoverLogRoot the writer announces only a given log root: the
+// discovery (package dbfslogs) needs net/http, which stays out of this
+// package.
+func TestDBFSMessageWriterLogRoot(t *testing.T) {
 	ctx := context.Background()
 	extras := func(w DBFSMessageWriter) map[string]any {
 		t.Helper()
 		e, err := w.OpenedExtras(ctx)
-		require.NoError(t, err, "discovery never fails")
+		require.NoError(t, err)
 		return e
 	}
-
-	t.Setenv(RuntimeClusterIDEnvVar, "with-logs")
-	assert.Equal(t, map[string]any{"cluster_driver_log_root": "dbfs:/cluster-logs/with-logs/driver"}, extras(DBFSMessageWriter{}))
-	assert.Equal(t, map[string]any{}, extras(DBFSMessageWriter{NoLogDiscovery: true}))
-	assert.Equal(t, map[string]any{"cluster_driver_log_root": "dbfs:/given"}, extras(DBFSMessageWriter{ClusterDriverLogRoot: "dbfs:/given"}))
-
-	t.Setenv(RuntimeClusterIDEnvVar, "no-logs")
-	assert.Equal(t, map[string]any{}, extras(DBFSMessageWriter{}), "no log delivery: {}")
-	t.Setenv(RuntimeClusterIDEnvVar, "unknown")
-	assert.Equal(t, map[string]any{}, extras(DBFSMessageWriter{}), "API error: {}")
-
-	// The SDK's variable, when the runtime's is not set.
-	unsetEnv(t, RuntimeClusterIDEnvVar)
-	assert.Equal(t, map[string]any{}, extras(DBFSMessageWriter{}), "no cluster id: {}")
-	t.Setenv(SDKClusterIDEnvVar, "with-logs")
-	assert.Equal(t, map[string]any{"cluster_driver_log_root": "dbfs:/cluster-logs/with-logs/driver"}, extras(DBFSMessageWriter{}))
-
-	// Server errors: {} too.
-	srv.Fail(dbxserver.Rule{Status: 500, Times: -1})
 	assert.Equal(t, map[string]any{}, extras(DBFSMessageWriter{}))
-	srv.ClearFailures()
-	unsetEnv(t, "DATABRICKS_TOKEN")
-	assert.Equal(t, map[string]any{}, extras(DBFSMessageWriter{}), "no credentials: {}")
+	assert.Equal(t, map[string]any{"cluster_driver_log_root": "dbfs:/given"}, extras(DBFSMessageWriter{ClusterDriverLogRoot: "dbfs:/given"}))
+	called := false
+	found := func(context.Context) string { called = true; return "dbfs:/found" }
+	assert.Equal(t, map[string]any{"cluster_driver_log_root": "dbfs:/given"}, extras(DBFSMessageWriter{ClusterDriverLogRoot: "dbfs:/given", DiscoverLogRoot: found}))
+	assert.False(t, called, "a given root is not discovered")
+	assert.Equal(t, map[string]any{"cluster_driver_log_root": "dbfs:/found"}, extras(DBFSMessageWriter{DiscoverLogRoot: found}))
+	assert.Equal(t, map[string]any{}, extras(DBFSMessageWriter{DiscoverLogRoot: func(context.Context) string { return "" }}))
 }
 
 func TestClusterDriverLogRoot(t *testing.T) {
@@ -66,7 +46,7 @@ func TestClusterDriverLogRoot(t *testing.T) {
 func TestDBFSMessageWriterChunkSize(t *testing.T) {
 	root := t.TempDir()
 	require.NoError(t, os.MkdirAll(filepath.Join(root, "tmp", "m"), 0o755))
-	ch, err := DBFSMessageWriter{Root: root, NoLogDiscovery: true, Options: BlobStoreOptions{Interval: time.Hour}}.
+	ch, err := DBFSMessageWriter{Root: root, Options: BlobStoreOptions{Interval: time.Hour}}.
 		Open(context.Background(), Params{"path": "/tmp/m"})
 	require.NoError(t, err)
 	payload := strings.Repeat("x", 200_000)

@@ -54,7 +54,7 @@ func (h *handler) Handle(_ context.Context, r slog.Record) error {
 	level := levelName(r.Level)
 	withTime := h.time && !r.Time.IsZero()
 	if r.NumAttrs() == 0 && !withTime {
-		return logText(h.p, level, r.Message, h.attrs)
+		return logText(h.p, level, r.Message, h.attrs, nil)
 	}
 	// The record's attributes are formatted before the Context is locked:
 	// resolving a LogValuer runs user code, which must not run under it.
@@ -69,7 +69,7 @@ func (h *handler) Handle(_ context.Context, r slog.Record) error {
 		b = appendAttr(b, h.group, a)
 		return true
 	})
-	err := logText(h.p, level, r.Message, b)
+	err := logText(h.p, level, r.Message, "", b)
 	*bp = b
 	bufPool.Put(bp)
 	return err

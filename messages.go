@@ -98,12 +98,14 @@ func appendDroppedClosedParams(dst []byte, name *string, text string) []byte {
 }
 
 // appendLogParams encodes the params of a log message whose text is msg
-// followed by suffix (already escaped for the inside of a JSON string: the
-// slog handler's formatted attributes). level is a Pipes level name.
-func appendLogParams[S ~string | ~[]byte](dst []byte, level, msg string, suffix S) []byte {
+// followed by attrs and then extra (both already escaped for the inside of
+// a JSON string: the slog handler's formatted attributes). level is a Pipes
+// level name.
+func appendLogParams(dst []byte, level, msg, attrs string, extra []byte) []byte {
 	dst = append(dst, `{"message":"`...)
 	dst = appendStringContent(dst, msg)
-	dst = append(dst, suffix...)
+	dst = append(dst, attrs...)
+	dst = append(dst, extra...)
 	dst = append(dst, `","level":"`...)
 	dst = append(dst, level...)
 	return append(dst, '"', '}')

@@ -139,5 +139,5 @@ func oversizeReplacement(msg Message, size, limit int) Message {
 		}
 		return Message{Method: MethodClosed, Params: appendDroppedClosedParams(nil, name, text)}
 	}
-	return Message{Method: MethodLog, Params: appendLogParams(nil, "ERROR", text, "")}
+	return Message{Method: MethodLog, Params: appendLogParams(nil, "ERROR", text, "", nil)}
 }

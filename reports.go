@@ -61,15 +61,11 @@ func (p *Context) LogMessage(level slog.Level, msg string) error {
 	if p.logLevel != nil && level < p.logLevel.Level() {
 		return nil
 	}
-	return logText(p, levelName(level), msg, "")
+	return logText(p, levelName(level), msg, "", nil)
 }
 
 // IsClosed reports whether the Context has been closed.
-func (p *Context) IsClosed() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.closed
-}
+func (p *Context) IsClosed() bool { return p.closed.Load() }
 
 // resolveAssetKey applies the reference's rules to the key passed to a
 // report method.
@@ -128,7 +124,7 @@ func (p *Context) emit(method Method, claim *string, encode func(dst []byte) ([]
 	if p.noop {
 		return nil
 	}
-	if p.IsClosed() {
+	if p.closed.Load() {
 		return p.closedError()
 	}
 	bp := paramsPool.Get().(*[]byte)
@@ -146,34 +142,65 @@ func (p *Context) emit(method Method, claim *string, encode func(dst []byte) ([]
 	if claim != nil {
 		key = *claim
 	}
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		return p.closedError()
-	}
 	if key != "" {
+		p.mu.Lock()
+		if p.closed.Load() {
+			p.mu.Unlock()
+			return p.closedError()
+		}
 		if _, done := p.materialized[key]; done {
 			p.mu.Unlock()
 			return alreadyMaterialized(key)
 		}
 		p.materialized[key] = struct{}{}
+		p.mu.Unlock()
 	}
-	p.inflight++
-	p.mu.Unlock()
-
+	if !p.acquire() {
+		if key != "" {
+			p.unclaim(key)
+		}
+		return p.closedError()
+	}
 	err = p.channel.WriteMessage(Message{Method: method, Params: params})
-
-	p.mu.Lock()
 	if err != nil && key != "" {
-		delete(p.materialized, key) // not sent: the asset can be reported again
+		p.unclaim(key) // not sent: the asset can be reported again
 	}
-	p.inflight--
-	if p.inflight == 0 && p.drained != nil {
-		close(p.drained)
-		p.drained = nil
-	}
-	p.mu.Unlock()
+	p.release()
 	return err
+}
+
+// unclaim forgets the materialization of key, which was not sent.
+func (p *Context) unclaim(key string) {
+	p.mu.Lock()
+	delete(p.materialized, key)
+	p.mu.Unlock()
+}
+
+// acquire counts a channel write in inflight, unless the Context is
+// closed: then it counts nothing and returns false. It takes no lock, so
+// that a log message costs two atomic adds here and no mutex. The atomics
+// are sequentially consistent: either this sees closed, or closeWith sees
+// this write in inflight and waits for its release.
+func (p *Context) acquire() bool {
+	p.inflight.Add(1)
+	if p.closed.Load() {
+		p.release()
+		return false
+	}
+	return true
+}
+
+// release ends a write counted by acquire; the last one after Close wakes
+// closeWith.
+func (p *Context) release() {
+	if p.inflight.Add(-1) == 0 && p.closed.Load() {
+		p.mu.Lock()
+		if p.drained != nil {
+			close(p.drained)
+			p.drained = nil
+		}
+		p.mu.Unlock()
+	}
 }
 
 // ReportAssetMaterialization tells Dagster that an asset was materialized.
@@ -247,12 +274,25 @@ func (p *Context) LogExternalStream(stream, text string, extras map[string]any) 
 	})
 }
 
-// logText writes a log message whose text is msg followed by suffix
-// (already escaped for the inside of a JSON string: the handler's formatted
-// attributes).
-func logText[S ~string | ~[]byte](p *Context, level, msg string, suffix S) error {
+// logText writes a log message whose text is msg followed by attrs and
+// then extra (both already escaped for the inside of a JSON string: the
+// handler's formatted attributes). A log message runs no user code, so a
+// channel that can encode it in place under its own lock (a [FileChannel])
+// gets it that way: no params buffer, no copy, no lock of the Context's.
+func logText(p *Context, level, msg, attrs string, extra []byte) error {
+	if p.noop {
+		return nil
+	}
+	if lw, ok := p.channel.(logWriter); ok {
+		if !p.acquire() {
+			return p.closedError()
+		}
+		err := lw.writeLog(level, msg, attrs, extra)
+		p.release()
+		return err
+	}
 	return p.emit(MethodLog, nil, func(dst []byte) ([]byte, error) {
-		return appendLogParams(dst, level, msg, suffix), nil
+		return appendLogParams(dst, level, msg, attrs, extra), nil
 	})
 }
 
@@ -274,22 +314,22 @@ func (p *Context) CloseWithError(err error) error {
 // which then finds p closed and drops the record.
 func (p *Context) closeWith(exc *Exception) error {
 	p.mu.Lock()
-	if p.closed {
+	if p.closed.Load() {
 		p.mu.Unlock()
 		return nil
 	}
-	p.closed = true
 	if p.noop {
+		p.closed.Store(true)
 		p.mu.Unlock()
 		return nil
 	}
-	var drained chan struct{}
-	if p.inflight > 0 {
-		drained = make(chan struct{})
-		p.drained = drained
-	}
+	// drained is in place before closed is set: the write that brings
+	// inflight to 0 after this closes it (see release).
+	drained := make(chan struct{})
+	p.drained = drained
+	p.closed.Store(true)
 	p.mu.Unlock()
-	if drained != nil {
+	if p.inflight.Load() > 0 {
 		<-drained
 	}
 	writeErr := p.channel.WriteMessage(Message{Method: MethodClosed, Params: appendClosedParams(nil, exc)})

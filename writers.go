@@ -105,12 +105,14 @@ type DBFSMessageWriter struct {
 	Root string
 	// ClusterDriverLogRoot, if set, is announced in the opened message as
 	// "cluster_driver_log_root" so that Dagster forwards the driver's
-	// stdout and stderr. When empty it is discovered, where the runtime
-	// allows, from the cluster's log delivery configuration (see
-	// [DiscoverClusterDriverLogRoot]).
+	// stdout and stderr.
 	ClusterDriverLogRoot string
-	// NoLogDiscovery turns that discovery off.
-	NoLogDiscovery bool
+	// DiscoverLogRoot, if set, is called when ClusterDriverLogRoot is empty
+	// to find it from the cluster's log delivery configuration; "" means
+	// none. dbfslogs.DiscoverDriverLogRoot does it with the Clusters API.
+	// It is not the default because it needs net/http, which this package
+	// keeps out of every job's binary (it costs about 2 ms of start-up).
+	DiscoverLogRoot func(ctx context.Context) string
 }
 
 // Open implements [MessageWriter].
@@ -135,8 +137,8 @@ const MaxDBFSChunkSize = 512 << 10
 // Without a log root it announces no extras ({}), never an error.
 func (w DBFSMessageWriter) OpenedExtras(ctx context.Context) (map[string]any, error) {
 	root := w.ClusterDriverLogRoot
-	if root == "" && !w.NoLogDiscovery {
-		root = DiscoverClusterDriverLogRoot(ctx)
+	if root == "" && w.DiscoverLogRoot != nil {
+		root = w.DiscoverLogRoot(ctx)
 	}
 	if root == "" {
 		return map[string]any{}, nil

@@ -150,8 +150,8 @@ step "go test -race (every module of go.work)"
 # shellcheck disable=SC2086
 go test -json -race -count=1 -p 2 ${GO_TEST_FLAGS:-} "$all" | go run ./internal/testprogress
 
-step "benchmarks (one iteration each)"
-go test -run '^$' -bench . -benchtime 1x "$all"
+step "benchmarks (one iteration each, short mode: seconds; bench/compare without blob stores)"
+go test -short -run '^$' -bench . -benchtime 1x "$all"
 
 if [ "${STATICCHECK:-1}" != 0 ]; then
   step "staticcheck ${STATICCHECK_VERSION:=v0.8.2}"

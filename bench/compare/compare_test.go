@@ -8,7 +8,7 @@ import (
 )
 
 // BenchmarkCompare runs the comparison in a short mode (2,000 messages, one
-// measured run), so that CI's `go test -run '^$' -bench . -benchtime 1x
+// measured run, no blob-store runs), so that CI's `go test -run '^$' -bench . -benchtime 1x
 // ./...` keeps the script, the jobs and their checks working. The numbers
 // of a short run are not the ones in BENCHMARKS.md: run `go run
 // ./bench/compare` for those.
@@ -36,10 +36,30 @@ func BenchmarkCompare(b *testing.B) {
 		var sb strings.Builder
 		res.WriteText(&sb)
 		b.Log("\n" + sb.String())
+		b.ReportMetric(res.FloorRatio(), "x-floor-slog")
+		b.ReportMetric(res.DirectFloorRatio(), "x-floor-logmessage")
 		b.ReportMetric(res.LogSpeedup(), "x-python-logs")
-		b.ReportMetric(res.FloorRatio(), "x-floor")
+		b.ReportMetric(ms(res.JobSignalsWall), "ms-small-job")
 		b.ReportMetric(res.ProcessSpeedup(), "x-python-process")
 		b.ReportMetric(res.RSSRatio(), "rss-ratio")
+	}
+}
+
+func TestParseBlobBench(t *testing.T) {
+	out := `=== RUN   BenchmarkMillionMessages
+BenchmarkMillionMessages/burst-2         	       1	1455049525 ns/op	    689389 msgs/s	       268.5 peak-heap-MB	       174.5 peak-live-MB	       125.9 sent-MB
+BenchmarkMillionMessages/paced-2         	       1	10012830873 ns/op	         1.259 interval-MB	     99960 msgs/s	         7.766 peak-heap-MB	         3.161 peak-live-MB	       125.9 sent-MB
+`
+	rs := parseBlobBench(out, "S3", "moto")
+	if len(rs) != 2 || rs[0].Mode != "burst" || rs[1].Mode != "paced" {
+		t.Fatalf("parsed %+v", rs)
+	}
+	if rs[0].Metrics["msgs/s"] != 689389 || rs[1].Metrics["peak-live-MB"] != 3.161 || rs[1].Metrics["interval-MB"] != 1.259 {
+		t.Fatalf("metrics %+v", rs)
+	}
+	skipped := parseBlobBench("    bench_test.go:62: azurite unavailable\n--- SKIP: BenchmarkMillionMessages\n", "Azure Blob", "Azurite")
+	if len(skipped) != 1 || skipped[0].Skipped != "bench_test.go:62: azurite unavailable" {
+		t.Fatalf("skip parsed as %+v", skipped)
 	}
 }
 

@@ -4,6 +4,7 @@ env vars, context file, file writer).
 
     python job.py logs N        logs N messages at INFO
     python job.py materialize   reports one materialization with 10 metadata entries
+                                and one asset check (the small job of issue 16)
 
 At exit it prints {"loop_ns": ..., "vmhwm_kb": ...}, as bench/gojob does: the time
 of the N log calls and the peak RSS of the process (VmHWM from /proc/self/status).
@@ -55,6 +56,11 @@ def materialize() -> int:
                 "partitions": 42,
                 "source": "warehouse.events",
             },
+        )
+        pipes.report_asset_check(
+            check_name="row_count_positive",
+            passed=True,
+            metadata={"rows": 1234567},
         )
     return 0
 

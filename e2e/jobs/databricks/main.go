@@ -25,6 +25,7 @@ import (
 
 	"github.com/dagster-pipes-go/pipes"
 	"github.com/dagster-pipes-go/pipes/databrickspipes"
+	"github.com/dagster-pipes-go/pipes/dbfslogs"
 )
 
 func main() {
@@ -47,7 +48,7 @@ func main() {
 	case "mount":
 		opts = append(opts,
 			pipes.WithContextLoader(pipes.DBFSContextLoader{Root: *mountRoot}),
-			pipes.WithMessageWriter(pipes.DBFSMessageWriter{Root: *mountRoot, Options: upload}))
+			pipes.WithMessageWriter(pipes.DBFSMessageWriter{Root: *mountRoot, Options: upload, DiscoverLogRoot: dbfslogs.DiscoverDriverLogRoot}))
 	case "dbfs", "volumes":
 		w, err := databrickspipes.NewWorkspaceClient()
 		if err != nil {
