@@ -128,6 +128,14 @@ func decodeLenientBase64(s string) ([]byte, error) {
 // decodeJSON decodes one JSON value with numbers kept as json.Number and
 // rejects trailing data.
 func decodeJSON(raw []byte) (any, error) {
+	if v, _, ok := decodeJSONFast(raw); ok {
+		return v, nil
+	}
+	return decodeJSONStd(raw)
+}
+
+// decodeJSONStd is decodeJSON through encoding/json.
+func decodeJSONStd(raw []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var v any
