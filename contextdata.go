@@ -52,6 +52,15 @@ type PartitionTimeWindowStrings struct {
 // null; a key of the wrong JSON type is an error that names it. Numbers in
 // extras are kept exact as json.Number.
 func ParseContextData(raw []byte) (*ContextData, error) {
+	if data, ok := contextDataFast(raw); ok {
+		return data, nil
+	}
+	return parseContextDataStd(raw)
+}
+
+// parseContextDataStd is ParseContextData through encoding/json: the path
+// for whatever the fast decoder gives up on, errors included.
+func parseContextDataStd(raw []byte) (*ContextData, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var data *ContextData

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 )
 
@@ -51,6 +52,26 @@ func DecodeParamLimit(value string, maxSize int64) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("decode param: base64: %w", err)
 	}
+	raw, err := inflateParam(compressed, maxSize)
+	if err != nil {
+		return nil, err
+	}
+	v, err := decodeJSON(raw)
+	if err != nil {
+		return nil, fmt.Errorf("decode param: json: %w", err)
+	}
+	return v, nil
+}
+
+// inflateParam decompresses a bootstrap value: with inflateZlib when it
+// takes the stream (every value Dagster makes), else with compress/zlib,
+// whose errors say what is wrong.
+func inflateParam(compressed []byte, maxSize int64) ([]byte, error) {
+	if maxSize >= 0 && maxSize <= math.MaxInt32 {
+		if raw, ok := inflateZlib(compressed, int(maxSize)); ok {
+			return raw, nil
+		}
+	}
 	zr, err := zlib.NewReader(bytes.NewReader(compressed))
 	if err != nil {
 		return nil, zlibError(err)
@@ -62,11 +83,7 @@ func DecodeParamLimit(value string, maxSize int64) (any, error) {
 	if int64(len(raw)) > maxSize {
 		return nil, fmt.Errorf("decode param: the value decompresses to more than %d bytes: it is not a Pipes bootstrap value (or, if it is, decode it with DecodeParamLimit and a larger limit)", maxSize)
 	}
-	v, err := decodeJSON(raw)
-	if err != nil {
-		return nil, fmt.Errorf("decode param: json: %w", err)
-	}
-	return v, nil
+	return raw, nil
 }
 
 // zlibError names zlib in err once (zlib's own errors already start with
@@ -111,6 +128,14 @@ func decodeLenientBase64(s string) ([]byte, error) {
 // decodeJSON decodes one JSON value with numbers kept as json.Number and
 // rejects trailing data.
 func decodeJSON(raw []byte) (any, error) {
+	if v, _, ok := decodeJSONFast(raw); ok {
+		return v, nil
+	}
+	return decodeJSONStd(raw)
+}
+
+// decodeJSONStd is decodeJSON through encoding/json.
+func decodeJSONStd(raw []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var v any

@@ -311,10 +311,26 @@ func Set(p *Context) {
 func Run(ctx context.Context, job func(ctx context.Context, p *Context) error, opts ...Option) error {
 	c := newConfig(opts)
 	var sigs chan os.Signal
+	var installed chan struct{}
 	if len(c.signals) > 0 {
+		// The first signal.Notify of a process costs about a quarter of a
+		// millisecond (the runtime starts two threads and hands each signal
+		// to one of them), so it runs while the session opens rather than
+		// before. The job starts only once Notify has returned, so a signal
+		// that arrives while the job runs always cancels its ctx; one that
+		// arrives in the first moments of Run, before Notify has returned,
+		// meets Go's default action, as one that arrives just before Run
+		// is called does.
 		sigs = make(chan os.Signal, 2)
-		signal.Notify(sigs, c.signals...)
-		defer signal.Stop(sigs)
+		installed = make(chan struct{})
+		go func() {
+			defer close(installed)
+			signal.Notify(sigs, c.signals...)
+		}()
+		defer func() {
+			<-installed
+			signal.Stop(sigs)
+		}()
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -323,6 +339,9 @@ func Run(ctx context.Context, job func(ctx context.Context, p *Context) error, o
 	instanceMu.Unlock()
 	if err != nil {
 		return err
+	}
+	if installed != nil {
+		<-installed
 	}
 
 	// The job runs on its own goroutine, so that Run still closes when the

@@ -20,6 +20,9 @@
 //	gojob startup-job-signals  the small job through pipes.Run (SIGINT/SIGTERM handled)
 //	gojob startup-trace     times the first call of each part of Run's start-up
 //	                        in order, inside the process, and prints them as JSON
+//	gojob startup-run-trace [nosignals]  times, inside the process, the small job
+//	                        through pipes.Run: from the call to the job's start, the
+//	                        job, and from its return to Run's; prints them as JSON
 //
 // At exit it prints {"loop_ns": …, "vmhwm_kb": …}: the time of the N log
 // calls, and the peak RSS of its own address space (VmHWM, read from
@@ -72,6 +75,25 @@ func main() {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
+		return
+	case "startup-run-trace":
+		var opts []pipes.Option
+		if len(os.Args) > 2 && os.Args[2] == "nosignals" {
+			opts = append(opts, pipes.WithoutSignalHandling())
+		}
+		var started, returned time.Time
+		start := time.Now()
+		err := pipes.Run(context.Background(), func(ctx context.Context, p *pipes.Context) error {
+			started = time.Now()
+			defer func() { returned = time.Now() }()
+			return smallJob(ctx, p)
+		}, opts...)
+		end := time.Now()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Printf("{\"parts_ns\": [%d, %d, %d]}\n", started.Sub(start).Nanoseconds(), returned.Sub(started).Nanoseconds(), end.Sub(returned).Nanoseconds())
 		return
 	case "startup-job", "startup-job-signals":
 		job, quiet = smallJob, true

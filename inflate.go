@@ -1,0 +1,319 @@
+package pipes
+
+import "hash/adler32"
+
+// This file holds a small zlib (RFC 1950) and DEFLATE (RFC 1951) decoder
+// for the bootstrap values. compress/zlib's first use in a process costs a
+// small job about a tenth of a millisecond (its decoder allocates a 32 KB
+// window and builds its tables); a bootstrap value inflates to a few hundred
+// bytes. The decoder is strict: on anything it does not accept (a bad
+// header, a corrupt or truncated stream, a wrong checksum, output over the
+// limit) it gives up, and DecodeParamLimit decodes with compress/zlib, which
+// says exactly what is wrong. What it accepts, compress/zlib accepts with
+// the same bytes (FuzzInflateAgreesWithZlib).
+
+// inflateZlib returns the data of the zlib stream at the start of in, or
+// false if it is not a well-formed stream of at most maxSize bytes.
+func inflateZlib(in []byte, maxSize int) ([]byte, bool) {
+	if len(in) < 2 {
+		return nil, false
+	}
+	cmf, flg := in[0], in[1]
+	// Deflate with a window of at most 32 KB, a header checksum that
+	// holds, and no preset dictionary: compress/zlib's checks.
+	if cmf&0x0f != 8 || cmf>>4 > 7 || (uint(cmf)<<8|uint(flg))%31 != 0 || flg&0x20 != 0 {
+		return nil, false
+	}
+	f := inflater{in: in, pos: 2, max: maxSize}
+	if !f.run() {
+		return nil, false
+	}
+	if len(in)-f.pos < 4 {
+		return nil, false
+	}
+	c := in[f.pos:]
+	want := uint32(c[0])<<24 | uint32(c[1])<<16 | uint32(c[2])<<8 | uint32(c[3])
+	if adler32.Checksum(f.out) != want {
+		return nil, false
+	}
+	return f.out, true
+}
+
+type inflater struct {
+	in   []byte
+	pos  int    // next byte of in to load
+	buf  uint32 // loaded bits not used yet, first bit lowest
+	nbuf uint
+	out  []byte
+	max  int
+}
+
+// bits returns the next n (≤ 16) bits. It loads only bytes of which it
+// uses a bit, so the stream ends on the byte where its last bit is.
+func (f *inflater) bits(n uint) (uint32, bool) {
+	for f.nbuf < n {
+		if f.pos >= len(f.in) {
+			return 0, false
+		}
+		f.buf |= uint32(f.in[f.pos]) << f.nbuf
+		f.pos++
+		f.nbuf += 8
+	}
+	v := f.buf & (1<<n - 1)
+	f.buf >>= n
+	f.nbuf -= n
+	return v, true
+}
+
+// huffman is a canonical Huffman code: how many codes of each length, and
+// the symbols in code order.
+type huffman struct {
+	count  [16]uint16
+	symbol [288]uint16
+}
+
+// build makes the code of the given code lengths. Unless fixed, it takes
+// only what compress/flate takes: a complete code, no code at all (which
+// fails when used), or a single code of length 1.
+func (h *huffman) build(lengths []uint8, fixed bool) bool {
+	h.count = [16]uint16{}
+	for _, l := range lengths {
+		h.count[l]++
+	}
+	h.count[0] = 0
+	left := 1
+	for l := 1; l < 16; l++ {
+		left = left<<1 - int(h.count[l])
+		if left < 0 {
+			return false // over-subscribed
+		}
+	}
+	if left > 0 && !fixed {
+		total := 0
+		for _, c := range h.count {
+			total += int(c)
+		}
+		if total != 0 && (total != 1 || h.count[1] != 1) {
+			return false // incomplete
+		}
+	}
+	var offs [16]uint16
+	for l := 1; l < 15; l++ {
+		offs[l+1] = offs[l] + h.count[l]
+	}
+	for sym, l := range lengths {
+		if l != 0 {
+			h.symbol[offs[l]] = uint16(sym)
+			offs[l]++
+		}
+	}
+	return true
+}
+
+// decode reads one symbol, bit by bit (codes are sent first bit first).
+func (f *inflater) decode(h *huffman) (int, bool) {
+	code, first, index := 0, 0, 0
+	for l := 1; l < 16; l++ {
+		b, ok := f.bits(1)
+		if !ok {
+			return 0, false
+		}
+		code |= int(b)
+		count := int(h.count[l])
+		if code-first < count {
+			return int(h.symbol[index+code-first]), true
+		}
+		index += count
+		first = (first + count) << 1
+		code <<= 1
+	}
+	return 0, false
+}
+
+var (
+	lengthBase  = [29]uint16{3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258}
+	lengthExtra = [29]uint8{0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0}
+	distBase    = [30]uint16{1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577}
+	distExtra   = [30]uint8{0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13}
+	// codeLengthOrder is the order of the code length code's lengths.
+	codeLengthOrder = [19]uint8{16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15}
+)
+
+// run decodes the DEFLATE blocks up to the final one.
+func (f *inflater) run() bool {
+	var lit, dist huffman
+	for {
+		final, ok := f.bits(1)
+		if !ok {
+			return false
+		}
+		typ, ok := f.bits(2)
+		if !ok {
+			return false
+		}
+		switch typ {
+		case 0:
+			if !f.stored() {
+				return false
+			}
+		case 1:
+			var lengths [288]uint8
+			for i := range lengths {
+				switch {
+				case i < 144:
+					lengths[i] = 8
+				case i < 256:
+					lengths[i] = 9
+				case i < 280:
+					lengths[i] = 7
+				default:
+					lengths[i] = 8
+				}
+			}
+			lit.build(lengths[:], true)
+			var dl [30]uint8
+			for i := range dl {
+				dl[i] = 5
+			}
+			dist.build(dl[:], true)
+			if !f.codes(&lit, &dist) {
+				return false
+			}
+		case 2:
+			if !f.dynamic(&lit, &dist) || !f.codes(&lit, &dist) {
+				return false
+			}
+		default:
+			return false
+		}
+		if final == 1 {
+			return true
+		}
+	}
+}
+
+func (f *inflater) stored() bool {
+	f.buf, f.nbuf = 0, 0 // the rest of the current byte is padding
+	if len(f.in)-f.pos < 4 {
+		return false
+	}
+	h := f.in[f.pos:]
+	n := int(h[0]) | int(h[1])<<8
+	if uint16(n) != ^(uint16(h[2]) | uint16(h[3])<<8) {
+		return false
+	}
+	f.pos += 4
+	if len(f.in)-f.pos < n || len(f.out)+n > f.max {
+		return false
+	}
+	f.out = append(f.out, f.in[f.pos:f.pos+n]...)
+	f.pos += n
+	return true
+}
+
+func (f *inflater) dynamic(lit, dist *huffman) bool {
+	h, ok := f.bits(14)
+	if !ok {
+		return false
+	}
+	nlit, ndist, ncode := int(h&0x1f)+257, int(h>>5&0x1f)+1, int(h>>10)+4
+	if nlit > 286 || ndist > 30 {
+		return false
+	}
+	var lengths [286 + 30]uint8
+	for i := range ncode {
+		l, ok := f.bits(3)
+		if !ok {
+			return false
+		}
+		lengths[codeLengthOrder[i]] = uint8(l)
+	}
+	var cl huffman
+	if !cl.build(lengths[:19], false) {
+		return false
+	}
+	lengths = [286 + 30]uint8{}
+	for i := 0; i < nlit+ndist; {
+		sym, ok := f.decode(&cl)
+		if !ok {
+			return false
+		}
+		if sym < 16 {
+			lengths[i] = uint8(sym)
+			i++
+			continue
+		}
+		var rep uint32
+		var l uint8
+		switch sym {
+		case 16:
+			if i == 0 {
+				return false
+			}
+			l = lengths[i-1]
+			rep, ok = f.bits(2)
+			rep += 3
+		case 17:
+			rep, ok = f.bits(3)
+			rep += 3
+		default:
+			rep, ok = f.bits(7)
+			rep += 11
+		}
+		if !ok || i+int(rep) > nlit+ndist {
+			return false
+		}
+		for range rep {
+			lengths[i] = l
+			i++
+		}
+	}
+	if lengths[256] == 0 {
+		return false // no end-of-block code
+	}
+	return lit.build(lengths[:nlit], false) && dist.build(lengths[nlit:nlit+ndist], false)
+}
+
+// codes decodes a block's literals and matches up to its end code.
+func (f *inflater) codes(lit, dist *huffman) bool {
+	for {
+		sym, ok := f.decode(lit)
+		if !ok {
+			return false
+		}
+		switch {
+		case sym < 256:
+			if len(f.out) >= f.max {
+				return false
+			}
+			f.out = append(f.out, byte(sym))
+			continue
+		case sym == 256:
+			return true
+		case sym > 285:
+			return false
+		}
+		sym -= 257
+		e, ok := f.bits(uint(lengthExtra[sym]))
+		if !ok {
+			return false
+		}
+		n := int(lengthBase[sym]) + int(e)
+		d, ok := f.decode(dist)
+		if !ok || d >= 30 {
+			return false
+		}
+		e, ok = f.bits(uint(distExtra[d]))
+		if !ok {
+			return false
+		}
+		back := int(distBase[d]) + int(e)
+		if back > len(f.out) || len(f.out)+n > f.max {
+			return false
+		}
+		from := len(f.out) - back
+		for i := range n {
+			f.out = append(f.out, f.out[from+i])
+		}
+	}
+}
