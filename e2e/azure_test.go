@@ -95,93 +95,6 @@ func (a azureEnv) scenario(t *testing.T, injector, reader string, args ...string
 	}
 }
 
-// requireStoreReport asserts what Dagster recorded for the report mode of
-// a blob-store job whose texts, asset ("<where>/asset") and check
-// ("<where>_check") name the store where: the context the job read is the
-// one Dagster injected, and every log, custom message, the materialization
-// with its metadata and the asset check arrived, in order.
-func requireStoreReport(t *testing.T, res *Result, where string) {
-	t.Helper()
-	require.True(t, res.Success, "Dagster's run failed: %+v", res.StepFailures)
-	requireNoSessionWarnings(t, res)
-	assert.Empty(t, res.PipesWarnings())
-
-	// The job read the context Dagster injected.
-	require.Len(t, res.Contexts, 1)
-	injected := res.Contexts[0]
-	custom := res.Custom(t)
-	require.NotEmpty(t, custom)
-	seen, ok := custom[0].(map[string]any)
-	require.True(t, ok, "first custom message is %T", custom[0])
-	assert.Equal(t, res.RunID, seen["run_id"])
-	for _, k := range []string{"run_id", "job_name", "retry_number", "asset_keys", "extras"} {
-		assert.Equal(t, injected[k], seen[k], k)
-	}
-	assert.Equal(t, []any{where + "/asset"}, seen["asset_keys"])
-	assert.Equal(t, decodeJSON(t, `{"where": "`+where+`", "n": 3, "nested": {"list": [1, "two", null]}}`), seen["extras"])
-
-	// 4 batches of 50 custom messages, sent over several upload intervals:
-	// all of them, in order.
-	rest := custom[1:]
-	const perBatch = 50
-	require.Len(t, rest, batches*perBatch)
-	for i, m := range rest {
-		want := map[string]any{"batch": json.Number(fmt.Sprint(i / perBatch)), "i": json.Number(fmt.Sprint(i % perBatch)), "text": "ünïcödé ✓"}
-		if !assert.Equal(t, want, m, "custom message %d", i+1) {
-			break
-		}
-	}
-
-	assert.Equal(t, []LogRecord{
-		{"DEBUG", "debug over " + where},
-		{"INFO", "info over " + where + " n=1"},
-		{"WARNING", "warning over " + where},
-		{"ERROR", "error over " + where},
-		{"CRITICAL", "critical over " + where},
-		{"INFO", "batch 0 sent"},
-		{"INFO", "batch 1 sent"},
-		{"INFO", "batch 2 sent"},
-		{"INFO", "batch 3 sent"},
-	}, res.UserLogs())
-
-	mats := res.Materialized(where, "asset")
-	require.Len(t, mats, 1, "materializations: %+v", res.Materializations)
-	md := mats[0].Metadata
-	types := map[string]string{
-		"text": "TextMetadataValue", "int": "IntMetadataValue", "float": "FloatMetadataValue",
-		"bool": "BoolMetadataValue", "url": "UrlMetadataValue", "path": "PathMetadataValue",
-		"json": "JsonMetadataValue", "md": "MarkdownMetadataValue", "inferd": "IntMetadataValue",
-		"null": "NullMetadataValue",
-	}
-	got := map[string]string{}
-	for k, v := range md {
-		got[k] = v.Type
-	}
-	assert.Equal(t, types, got)
-	assert.Equal(t, "through "+where, md["text"].Value)
-	assert.Equal(t, json.Number("42"), md["int"].Value)
-	assert.Equal(t, json.Number("2.5"), md["float"].Value)
-	assert.Equal(t, true, md["bool"].Value)
-	assert.Equal(t, "https://example.com/"+where, md["url"].Value)
-	assert.Equal(t, "/data/out.parquet", md["path"].Value)
-	assert.Equal(t, decodeJSON(t, `{"k": [1, "two", null]}`), md["json"].Value)
-	assert.Equal(t, "# title", md["md"].Value)
-	assert.Equal(t, json.Number("7"), md["inferd"].Value)
-	assert.Nil(t, md["null"].Value)
-	assert.Equal(t, "dv-"+where, mats[0].Tags["dagster/data_version"])
-
-	require.Len(t, res.Checks, 1, "checks: %+v", res.Checks)
-	c := res.Checks[0]
-	assert.Equal(t, []string{where, "asset"}, c.AssetKey)
-	assert.Equal(t, where+"_check", c.CheckName)
-	assert.False(t, c.Passed)
-	assert.Equal(t, "WARN", c.Severity)
-	assert.Equal(t, "TextMetadataValue", c.Metadata["reason"].Type)
-	assert.Equal(t, "checked over "+where, c.Metadata["reason"].Value)
-	assert.Equal(t, "IntMetadataValue", c.Metadata["rows"].Type)
-	assert.Equal(t, json.Number("3"), c.Metadata["rows"].Value)
-}
-
 // Context and messages through Azure Blob Storage, the mixed pairs
 // (Dagster's env and temp-file injectors with Azure messages, the Azure
 // injector with Dagster's default temp-file message reader), a failing
@@ -283,27 +196,7 @@ func TestAzure(t *testing.T) {
 	// because the process exited with status 1.
 	t.Run("failure", func(t *testing.T) {
 		res := runScenario(t, az.scenario(t, "azure", "azure", "fail"))
-		assert.False(t, res.Success, "Dagster's run should fail")
-		require.Len(t, res.StepFailures, 1)
-		assert.True(t, chainHas(res.StepFailures[0], "External execution process failed with code 1"),
-			"step failure: %+v", res.StepFailures[0])
-		requireNoSessionWarnings(t, res)
-		assert.Empty(t, res.PipesWarnings())
-		assert.True(t, res.HasLog("INFO", "failing over azure"), "logs: %+v", res.Logs)
-		assert.Equal(t, []any{"before failure"}, res.Custom(t))
-		assert.Empty(t, res.Materializations)
-
-		exc := closedError(t, res)
-		require.NotNil(t, exc.ClsName)
-		assert.Equal(t, "*main.jobError", *exc.ClsName, "fmt.Errorf is named by what it wraps")
-		assert.Equal(t, "azure step failed: azure job error 5", exc.Message)
-		requireFrames(t, exc.Stack)
-		assert.True(t, stackHas(exc.Stack, "main.fail"), "WithStack's stack, where the error was made, is the top's: %q", exc.Stack)
-		require.NotNil(t, exc.Cause)
-		require.NotNil(t, exc.Cause.ClsName)
-		assert.Equal(t, "*main.jobError", *exc.Cause.ClsName)
-		assert.Equal(t, "azure job error 5", exc.Cause.Message)
-		assert.Empty(t, exc.Cause.Stack, "each stack is shown once")
+		requireStoreFailure(t, res, "azure")
 	})
 
 	// include_stdio_in_messages on the Azure reader: what the job and its

@@ -95,92 +95,6 @@ func s3Scenario(t *testing.T, injector, reader string, args ...string) Scenario 
 	}
 }
 
-// requireReport asserts what Dagster recorded for the job's report mode:
-// the context the job read is the one Dagster injected, and every log,
-// custom message, the materialization with its metadata and the asset
-// check arrived, in order.
-func requireReport(t *testing.T, res *Result) {
-	t.Helper()
-	require.True(t, res.Success, "Dagster's run failed: %+v", res.StepFailures)
-	requireNoSessionWarnings(t, res)
-	assert.Empty(t, res.PipesWarnings())
-
-	// The job read the context Dagster injected.
-	require.Len(t, res.Contexts, 1)
-	injected := res.Contexts[0]
-	custom := res.Custom(t)
-	require.NotEmpty(t, custom)
-	seen, ok := custom[0].(map[string]any)
-	require.True(t, ok, "first custom message is %T", custom[0])
-	assert.Equal(t, res.RunID, seen["run_id"])
-	for _, k := range []string{"run_id", "job_name", "retry_number", "asset_keys", "extras"} {
-		assert.Equal(t, injected[k], seen[k], k)
-	}
-	assert.Equal(t, []any{"s3/asset"}, seen["asset_keys"])
-	assert.Equal(t, decodeJSON(t, `{"where": "s3", "n": 3, "nested": {"list": [1, "two", null]}}`), seen["extras"])
-
-	// 4 batches of 50 custom messages, sent over several upload intervals:
-	// all of them, in order.
-	rest := custom[1:]
-	const perBatch = 50
-	require.Len(t, rest, batches*perBatch)
-	for i, m := range rest {
-		want := map[string]any{"batch": json.Number(fmt.Sprint(i / perBatch)), "i": json.Number(fmt.Sprint(i % perBatch)), "text": "ünïcödé ✓"}
-		if !assert.Equal(t, want, m, "custom message %d", i+1) {
-			break
-		}
-	}
-
-	assert.Equal(t, []LogRecord{
-		{"DEBUG", "debug over s3"},
-		{"INFO", "info over s3 n=1"},
-		{"WARNING", "warning over s3"},
-		{"ERROR", "error over s3"},
-		{"CRITICAL", "critical over s3"},
-		{"INFO", "batch 0 sent"},
-		{"INFO", "batch 1 sent"},
-		{"INFO", "batch 2 sent"},
-		{"INFO", "batch 3 sent"},
-	}, res.UserLogs())
-
-	mats := res.Materialized("s3", "asset")
-	require.Len(t, mats, 1, "materializations: %+v", res.Materializations)
-	md := mats[0].Metadata
-	types := map[string]string{
-		"text": "TextMetadataValue", "int": "IntMetadataValue", "float": "FloatMetadataValue",
-		"bool": "BoolMetadataValue", "url": "UrlMetadataValue", "path": "PathMetadataValue",
-		"json": "JsonMetadataValue", "md": "MarkdownMetadataValue", "inferd": "IntMetadataValue",
-		"null": "NullMetadataValue",
-	}
-	got := map[string]string{}
-	for k, v := range md {
-		got[k] = v.Type
-	}
-	assert.Equal(t, types, got)
-	assert.Equal(t, "through s3", md["text"].Value)
-	assert.Equal(t, json.Number("42"), md["int"].Value)
-	assert.Equal(t, json.Number("2.5"), md["float"].Value)
-	assert.Equal(t, true, md["bool"].Value)
-	assert.Equal(t, "https://example.com/s3", md["url"].Value)
-	assert.Equal(t, "/data/out.parquet", md["path"].Value)
-	assert.Equal(t, decodeJSON(t, `{"k": [1, "two", null]}`), md["json"].Value)
-	assert.Equal(t, "# title", md["md"].Value)
-	assert.Equal(t, json.Number("7"), md["inferd"].Value)
-	assert.Nil(t, md["null"].Value)
-	assert.Equal(t, "dv-s3", mats[0].Tags["dagster/data_version"])
-
-	require.Len(t, res.Checks, 1, "checks: %+v", res.Checks)
-	c := res.Checks[0]
-	assert.Equal(t, []string{"s3", "asset"}, c.AssetKey)
-	assert.Equal(t, "s3_check", c.CheckName)
-	assert.False(t, c.Passed)
-	assert.Equal(t, "WARN", c.Severity)
-	assert.Equal(t, "TextMetadataValue", c.Metadata["reason"].Type)
-	assert.Equal(t, "checked over s3", c.Metadata["reason"].Value)
-	assert.Equal(t, "IntMetadataValue", c.Metadata["rows"].Type)
-	assert.Equal(t, json.Number("3"), c.Metadata["rows"].Value)
-}
-
 // Context and messages through S3, and the mixed pairs: Dagster's env and
 // temp-file injectors with S3 messages, and the S3 injector with Dagster's
 // default temp-file message reader.
@@ -195,7 +109,7 @@ func TestS3(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			sc := s3Scenario(t, tc.injector, tc.reader)
 			res := runScenario(t, sc)
-			requireReport(t, res)
+			requireStoreReport(t, res, "s3")
 			keys := s3Keys(t, sc.Env["PIPES_E2E_S3_BUCKET"])
 			if tc.reader == "s3" {
 				// The premise of the test: the messages went in several
@@ -220,28 +134,7 @@ func TestS3(t *testing.T) {
 // the process exited with status 1.
 func TestS3Failure(t *testing.T) {
 	res := runScenario(t, s3Scenario(t, "s3", "s3", "fail"))
-	assert.False(t, res.Success, "Dagster's run should fail")
-	require.Len(t, res.StepFailures, 1)
-	assert.True(t, chainHas(res.StepFailures[0], "External execution process failed with code 1"),
-		"step failure: %+v", res.StepFailures[0])
-	requireNoSessionWarnings(t, res)
-	assert.Empty(t, res.PipesWarnings())
-	assert.True(t, res.HasLog("INFO", "failing over s3"), "logs: %+v", res.Logs)
-	assert.Equal(t, []any{"before failure"}, res.Custom(t))
-	assert.Empty(t, res.Materializations)
-
-	exc := closedError(t, res)
-	require.NotNil(t, exc.ClsName)
-	assert.Equal(t, "*main.jobError", *exc.ClsName, "fmt.Errorf is named by what it wraps")
-	assert.Equal(t, "s3 step failed: s3 job error 5", exc.Message)
-	requireFrames(t, exc.Stack)
-	assert.True(t, stackHas(exc.Stack, "main.fail"), "WithStack's stack, where the error was made, is the top's: %q", exc.Stack)
-	require.NotNil(t, exc.Cause)
-	require.NotNil(t, exc.Cause.ClsName)
-	assert.Equal(t, "*main.jobError", *exc.Cause.ClsName)
-	assert.Equal(t, "s3 job error 5", exc.Cause.Message)
-	assert.Empty(t, exc.Cause.Stack, "each stack is shown once")
-	assert.Nil(t, exc.Cause.Cause)
+	requireStoreFailure(t, res, "s3")
 }
 
 // include_stdio_in_messages on the S3 reader: what the job and its child
