@@ -82,15 +82,8 @@ type Server struct {
 // installed (fails instead when PIPES_E2E=1).
 func Start(t testing.TB) *Server {
 	t.Helper()
-	srv, err := Launch()
-	if err != nil {
-		skipOrFail(t, err)
-	}
-	t.Cleanup(srv.Stop)
-	return srv
+	return kind.Start(t)
 }
-
-var shared testserver.Shared[*Server]
 
 // Shared returns an emulator shared by all the tests of the test binary,
 // starting it on first use; use distinct containers to keep tests apart.
@@ -98,29 +91,20 @@ var shared testserver.Shared[*Server]
 // the test process on Linux.
 func Shared(t testing.TB) *Server {
 	t.Helper()
-	srv, err := shared.Get(Launch)
-	if err != nil {
-		skipOrFail(t, err)
-	}
-	return srv
+	return kind.Shared(t)
 }
 
 // RunTests runs the tests of m and then stops the emulator started by
 // [Shared], if any: func TestMain(m *testing.M) { os.Exit(azurite.RunTests(m)) }.
-func RunTests(m *testing.M) int {
-	code := m.Run()
-	StopShared()
-	return code
-}
+func RunTests(m *testing.M) int { return kind.RunTests(m) }
 
 // StopShared stops the emulator started by [Shared], if any, for a
 // TestMain that does more than [RunTests].
-func StopShared() { shared.Stop((*Server).Stop) }
+func StopShared() { kind.StopShared() }
 
-func skipOrFail(t testing.TB, err error) {
-	t.Helper()
-	testserver.SkipOrFail(t, "azurite", err, ErrUnavailable,
-		"run scripts/test.sh, or npm install --prefix .cache/azurite azurite@"+Version+", or set "+BinaryEnvVar)
+var kind = &testserver.Kind[*Server]{
+	Name: "azurite", Launch: Launch, Unavailable: ErrUnavailable,
+	Hint: "run scripts/test.sh, or npm install --prefix .cache/azurite azurite@" + Version + ", or set " + BinaryEnvVar,
 }
 
 // Binary returns the azurite-blob program to run: $PIPES_AZURITE, else

@@ -65,15 +65,8 @@ type Server struct {
 // available (fails instead when PIPES_E2E=1).
 func Start(t testing.TB) *Server {
 	t.Helper()
-	srv, err := Launch()
-	if err != nil {
-		skipOrFail(t, err)
-	}
-	t.Cleanup(srv.Stop)
-	return srv
+	return kind.Start(t)
 }
-
-var shared testserver.Shared[*Server]
 
 // Shared returns a server shared by all the tests of the test binary,
 // starting it on first use. Reset it (or use distinct buckets) to keep
@@ -81,30 +74,21 @@ var shared testserver.Shared[*Server]
 // server also dies with the test process on Linux.
 func Shared(t testing.TB) *Server {
 	t.Helper()
-	srv, err := shared.Get(Launch)
-	if err != nil {
-		skipOrFail(t, err)
-	}
-	return srv
+	return kind.Shared(t)
 }
 
 // RunTests runs the tests of m and then stops the server started by
 // [Shared], if any. Use it as: func TestMain(m *testing.M) { os.Exit(moto.RunTests(m)) }.
-func RunTests(m *testing.M) int {
-	code := m.Run()
-	shared.Stop((*Server).Stop)
-	return code
+func RunTests(m *testing.M) int { return kind.RunTests(m) }
+
+var kind = &testserver.Kind[*Server]{
+	Name: "moto", Launch: Launch, Unavailable: ErrUnavailable,
+	Hint: "run scripts/test.sh to create .venv with moto[server], or set PIPES_PYTHON",
 }
 
 // ErrUnavailable is wrapped by the error of [Launch] when there is no Python
 // interpreter with moto.
 var ErrUnavailable = errors.New("moto server unavailable")
-
-func skipOrFail(t testing.TB, err error) {
-	t.Helper()
-	testserver.SkipOrFail(t, "moto", err, ErrUnavailable,
-		"run scripts/test.sh to create .venv with moto[server], or set PIPES_PYTHON")
-}
 
 // Python returns the interpreter to use: $PIPES_PYTHON, else
 // .venv/bin/python at the repository root.

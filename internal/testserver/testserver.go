@@ -1,7 +1,7 @@
 // Package testserver runs the local servers that tests start (moto,
 // Azurite): a process on a free port of 127.0.0.1 with its output kept,
-// a readiness poll, a stop that always reaps it, one server shared by a
-// test binary, and the skip-or-fail rule for a server that is not
+// a readiness poll, a stop that always reaps it, and (with [Kind]) a server
+// per test or one shared by a test binary, with the skip-or-fail rule for a server that is not
 // installed. It uses only the standard library, like the rest of the root
 // module.
 package testserver
@@ -116,45 +116,80 @@ func Launch[S any](unavailable error, launch func() (S, error)) (S, error) {
 	return srv, err
 }
 
-// Shared is a server shared by the tests of a test binary, launched on
-// first use. The zero value is ready.
-type Shared[S any] struct {
+// Kind is a kind of server (moto, Azurite) and what the tests of a test
+// binary do with it: start one per test, or share one, skipping the test
+// when the server is not installed.
+type Kind[S interface{ Stop() }] struct {
+	// Name prefixes the failures ("moto: ...").
+	Name string
+	// Launch starts a server; its error wraps Unavailable when the server
+	// is not installed.
+	Launch      func() (S, error)
+	Unavailable error
+	// Hint says how to install the server, in the skip message.
+	Hint string
+
 	mu      sync.Mutex
 	started bool
-	srv     S
+	shared  S
 	err     error
 }
 
-// Get returns the shared server, launching it on first use; a failed
-// launch is not retried.
-func (s *Shared[S]) Get(launch func() (S, error)) (S, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.started {
-		s.started = true
-		s.srv, s.err = launch()
-	}
-	return s.srv, s.err
-}
-
-// Stop calls stop on the shared server if it was launched.
-func (s *Shared[S]) Stop(stop func(S)) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.started && s.err == nil {
-		stop(s.srv)
-	}
-}
-
-// SkipOrFail skips t when err wraps unavailable (the server is not
-// installed), with hint saying how to install it, unless PIPES_E2E=1 is
-// set; otherwise it fails t with err, prefixed by name.
-func SkipOrFail(t testing.TB, name string, err, unavailable error, hint string) {
+// Start launches a server for t and stops it when t and its subtests have
+// finished. It skips t when the server is not installed (fails instead
+// when PIPES_E2E=1).
+func (k *Kind[S]) Start(t testing.TB) S {
 	t.Helper()
-	if errors.Is(err, unavailable) && os.Getenv("PIPES_E2E") != "1" {
-		t.Skipf("%v (%s; set PIPES_E2E=1 to make this a failure)", err, hint)
+	srv, err := k.Launch()
+	if err != nil {
+		k.skipOrFail(t, err)
 	}
-	t.Fatalf("%s: %v", name, err)
+	t.Cleanup(srv.Stop)
+	return srv
+}
+
+// Shared returns the server shared by the tests of the test binary,
+// launching it on first use (a failed launch is not retried); it skips or
+// fails t as Start does.
+func (k *Kind[S]) Shared(t testing.TB) S {
+	t.Helper()
+	k.mu.Lock()
+	if !k.started {
+		k.started = true
+		k.shared, k.err = k.Launch()
+	}
+	srv, err := k.shared, k.err
+	k.mu.Unlock()
+	if err != nil {
+		k.skipOrFail(t, err)
+	}
+	return srv
+}
+
+// StopShared stops the server that Shared launched, if any.
+func (k *Kind[S]) StopShared() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.started && k.err == nil {
+		k.shared.Stop()
+	}
+}
+
+// RunTests runs the tests of m and then stops the shared server, if any.
+func (k *Kind[S]) RunTests(m *testing.M) int {
+	code := m.Run()
+	k.StopShared()
+	return code
+}
+
+// skipOrFail skips t when err wraps Unavailable (the server is not
+// installed), unless PIPES_E2E=1 is set; otherwise it fails t with err.
+func (k *Kind[S]) skipOrFail(t testing.TB, err error) {
+	t.Helper()
+	if errors.Is(err, k.Unavailable) && os.Getenv("PIPES_E2E") != "1" {
+		t.Skipf("%v (%s; set PIPES_E2E=1 to make this a failure)", err, k.Hint)
+	}
+	t.Fatalf("%s: %v", k.Name, err)
 }
 
 type lockedBuffer struct {

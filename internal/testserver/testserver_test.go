@@ -2,6 +2,7 @@ package testserver
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
@@ -40,7 +41,7 @@ func TestWaitReadyAndStop(t *testing.T) {
 	}
 }
 
-func TestLaunchAndShared(t *testing.T) {
+func TestLaunchAndKind(t *testing.T) {
 	unavailable := errors.New("unavailable")
 	calls := 0
 	_, err := Launch(unavailable, func() (int, error) { calls++; return 0, errors.New("port taken") })
@@ -51,16 +52,41 @@ func TestLaunchAndShared(t *testing.T) {
 	require.ErrorIs(t, err, unavailable)
 	assert.Equal(t, 1, calls, "a missing server is not")
 
-	var s Shared[int]
-	stopped := 0
-	s.Stop(func(int) { stopped++ })
-	assert.Equal(t, 0, stopped, "nothing launched, nothing stopped")
-	for range 2 {
-		v, err := s.Get(func() (int, error) { calls++; return 7, nil })
-		require.NoError(t, err)
-		assert.Equal(t, 7, v)
-	}
-	assert.Equal(t, 2, calls, "launched once")
-	s.Stop(func(v int) { stopped += v })
-	assert.Equal(t, 7, stopped)
+	var stopped []string
+	launches := 0
+	k := &Kind[*fake]{Name: "fake", Unavailable: unavailable, Launch: func() (*fake, error) {
+		launches++
+		return &fake{stopped: &stopped}, nil
+	}}
+	k.StopShared()
+	assert.Empty(t, stopped, "nothing launched, nothing stopped")
+	a, b := k.Shared(t), k.Shared(t)
+	assert.Same(t, a, b)
+	assert.Equal(t, 1, launches, "launched once")
+	k.StopShared()
+	assert.Equal(t, []string{"stopped"}, stopped)
+
+	t.Run("start", func(t *testing.T) {
+		k.Start(t)
+		assert.Equal(t, 2, launches)
+	})
+	assert.Len(t, stopped, 2, "Start's server is stopped when its test ends")
+}
+
+type fake struct{ stopped *[]string }
+
+func (f *fake) Stop() { *f.stopped = append(*f.stopped, "stopped") }
+
+func TestKindSkipsWhenUnavailable(t *testing.T) {
+	t.Setenv("PIPES_E2E", "")
+	unavailable := errors.New("unavailable")
+	k := &Kind[*fake]{Name: "fake", Unavailable: unavailable, Hint: "install it",
+		Launch: func() (*fake, error) { return nil, fmt.Errorf("%w: no binary", unavailable) }}
+	var skipped bool
+	t.Run("inner", func(t *testing.T) {
+		defer func() { skipped = t.Skipped() }()
+		k.Shared(t)
+		t.Error("Shared returned without a server")
+	})
+	assert.True(t, skipped, "a server that is not installed skips the test")
 }
