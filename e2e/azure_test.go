@@ -78,21 +78,7 @@ func (a azureEnv) scenario(t *testing.T, injector, reader string, args ...string
 		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v
 	}
-	side := func(kind string) string {
-		if strings.HasPrefix(kind, "azure") {
-			return "azure"
-		}
-		return "default"
-	}
-	return Scenario{
-		Job:      "azure",
-		Args:     append([]string{"-context=" + side(injector), "-messages=" + side(reader), "-upload-interval=200ms"}, args...),
-		Injector: injector,
-		Reader:   reader,
-		Env:      env,
-		Assets:   []AssetDef{{Key: []string{"azure", "asset"}, Checks: []string{"azure_check"}}},
-		Extras:   json.RawMessage(`{"where": "azure", "n": 3, "nested": {"list": [1, "two", null]}}`),
-	}
+	return storeScenario("azure", injector, reader, env, args...)
 }
 
 // Context and messages through Azure Blob Storage, the mixed pairs
@@ -199,35 +185,10 @@ func TestAzure(t *testing.T) {
 		requireStoreFailure(t, res, "azure")
 	})
 
-	// include_stdio_in_messages on the Azure reader: what the job and its
-	// child process print comes back as log_external_stream messages,
-	// which Dagster's handler prints on its own stdout and stderr. Without
-	// the flag, none of it comes back.
-	stdio := func(t *testing.T, reader string) *Result {
-		sc := az.scenario(t, "azure", reader, "stdio")
-		sc.Assets = []AssetDef{{Key: []string{"azure", "asset"}}} // no check in this mode
-		res := runScenario(t, sc)
-		require.True(t, res.Success, "Dagster's run failed: %+v", res.StepFailures)
-		requireNoSessionWarnings(t, res)
-		assert.Empty(t, res.PipesWarnings(), "no message after closed: capture stops before it")
-		require.Len(t, res.Materialized("azure", "asset"), 1)
-		return res
-	}
-	t.Run("stdio/include", func(t *testing.T) {
-		res := stdio(t, "azure:stdio")
-		out, errText := res.DagsterStdout, res.DagsterStderr
-		assert.Contains(t, out, "go stdout line 1\ngo stdout line 2 ünïcödé\n")
-		assert.Contains(t, out, "child stdout\n")
-		assert.Contains(t, errText, "go stderr line ✓\n")
-		assert.Contains(t, errText, "child stderr\n")
-		assert.NotContains(t, out, "stderr", "each stream is reported as its own")
-		assert.NotContains(t, errText, "go stdout")
-	})
-	t.Run("stdio/exclude", func(t *testing.T) {
-		res := stdio(t, "azure")
-		assert.NotContains(t, res.DagsterStdout, "go stdout")
-		assert.NotContains(t, res.DagsterStdout, "child stdout")
-		assert.NotContains(t, res.DagsterStderr, "go stderr")
-		assert.NotContains(t, res.DagsterStderr, "child stderr")
+	// include_stdio_in_messages on the Azure reader, and without it.
+	t.Run("stdio", func(t *testing.T) {
+		testStoreStdio(t, "azure", func(t *testing.T, reader string) Scenario {
+			return az.scenario(t, "azure", reader, "stdio")
+		})
 	})
 }

@@ -90,25 +90,11 @@ func gcsScenario(t *testing.T, srv *gcsServer, injector, reader string, args ...
 	t.Helper()
 	bucket := fmt.Sprintf("e2e-gcs-%d", gcsBucketSeq.Add(1))
 	srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: bucket})
-	side := func(kind string) string {
-		if strings.HasPrefix(kind, "gcs") {
-			return "gcs"
-		}
-		return "default"
-	}
-	return Scenario{
-		Job:      "gcs",
-		Args:     append([]string{"-context=" + side(injector), "-messages=" + side(reader), "-upload-interval=200ms"}, args...),
-		Injector: injector,
-		Reader:   reader,
-		Env: map[string]string{
-			"STORAGE_EMULATOR_HOST":  srv.URL,
-			"PIPES_E2E_GCS_BUCKET":   bucket,
-			"PIPES_E2E_GCS_INTERVAL": "1",
-		},
-		Assets: []AssetDef{{Key: []string{"gcs", "asset"}, Checks: []string{"gcs_check"}}},
-		Extras: json.RawMessage(`{"where": "gcs", "n": 3, "nested": {"list": [1, "two", null]}}`),
-	}
+	return storeScenario("gcs", injector, reader, map[string]string{
+		"STORAGE_EMULATOR_HOST":  srv.URL,
+		"PIPES_E2E_GCS_BUCKET":   bucket,
+		"PIPES_E2E_GCS_INTERVAL": "1",
+	}, args...)
 }
 
 // requireGCSChunks asserts that the messages went in several chunks under
@@ -170,35 +156,8 @@ func TestGCSFailure(t *testing.T) {
 func TestGCSStdio(t *testing.T) {
 	requireDagster(t)
 	srv := startGCS(t)
-	run := func(t *testing.T, reader string) *Result {
-		sc := gcsScenario(t, srv, "gcs", reader, "stdio")
-		sc.Assets = []AssetDef{{Key: []string{"gcs", "asset"}}} // no check in this mode
-		res := runScenario(t, sc)
-		require.True(t, res.Success, "Dagster's run failed: %+v", res.StepFailures)
-		requireNoSessionWarnings(t, res)
-		assert.Empty(t, res.PipesWarnings(), "no message after closed: capture stops before it")
-		require.Len(t, res.Materialized("gcs", "asset"), 1)
-		return res
-	}
-
-	t.Run("include", func(t *testing.T) {
-		res := run(t, "gcs:stdio")
-		out, errText := res.DagsterStdout, res.DagsterStderr
-		assert.Contains(t, out, "go stdout line 1\ngo stdout line 2 ünïcödé\n")
-		assert.Contains(t, out, "child stdout\n")
-		assert.Contains(t, errText, "go stderr line ✓\n")
-		assert.Contains(t, errText, "child stderr\n")
-		assert.NotContains(t, out, "stderr", "each stream is reported as its own")
-		assert.NotContains(t, errText, "go stdout")
-		assert.Less(t, strings.Index(out, "go stdout line 2"), strings.Index(out, "child stdout"), "in order")
-	})
-
-	t.Run("exclude", func(t *testing.T) {
-		res := run(t, "gcs")
-		assert.NotContains(t, res.DagsterStdout, "go stdout")
-		assert.NotContains(t, res.DagsterStdout, "child stdout")
-		assert.NotContains(t, res.DagsterStderr, "go stderr")
-		assert.NotContains(t, res.DagsterStderr, "child stderr")
+	testStoreStdio(t, "gcs", func(t *testing.T, reader string) Scenario {
+		return gcsScenario(t, srv, "gcs", reader, "stdio")
 	})
 }
 

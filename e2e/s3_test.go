@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -78,21 +77,7 @@ func s3Scenario(t *testing.T, injector, reader string, args ...string) Scenario 
 		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v
 	}
-	side := func(kind string) string {
-		if strings.HasPrefix(kind, "s3") {
-			return "s3"
-		}
-		return "default"
-	}
-	return Scenario{
-		Job:      "s3",
-		Args:     append([]string{"-context=" + side(injector), "-messages=" + side(reader), "-upload-interval=200ms"}, args...),
-		Injector: injector,
-		Reader:   reader,
-		Env:      env,
-		Assets:   []AssetDef{{Key: []string{"s3", "asset"}, Checks: []string{"s3_check"}}},
-		Extras:   json.RawMessage(`{"where": "s3", "n": 3, "nested": {"list": [1, "two", null]}}`),
-	}
+	return storeScenario("s3", injector, reader, env, args...)
 }
 
 // Context and messages through S3, and the mixed pairs: Dagster's env and
@@ -143,34 +128,7 @@ func TestS3Failure(t *testing.T) {
 // sys.stdout and sys.stderr, past which the job's own forwarded output
 // goes). Without the flag, none of it comes back.
 func TestS3Stdio(t *testing.T) {
-	run := func(t *testing.T, reader string) *Result {
-		sc := s3Scenario(t, "s3", reader, "stdio")
-		sc.Assets = []AssetDef{{Key: []string{"s3", "asset"}}} // no check in this mode
-		res := runScenario(t, sc)
-		require.True(t, res.Success, "Dagster's run failed: %+v", res.StepFailures)
-		requireNoSessionWarnings(t, res)
-		assert.Empty(t, res.PipesWarnings(), "no message after closed: capture stops before it")
-		require.Len(t, res.Materialized("s3", "asset"), 1)
-		return res
-	}
-
-	t.Run("include", func(t *testing.T) {
-		res := run(t, "s3:stdio")
-		out, errText := res.DagsterStdout, res.DagsterStderr
-		assert.Contains(t, out, "go stdout line 1\ngo stdout line 2 ünïcödé\n")
-		assert.Contains(t, out, "child stdout\n")
-		assert.Contains(t, errText, "go stderr line ✓\n")
-		assert.Contains(t, errText, "child stderr\n")
-		assert.NotContains(t, out, "stderr", "each stream is reported as its own")
-		assert.NotContains(t, errText, "go stdout")
-		assert.Less(t, strings.Index(out, "go stdout line 2"), strings.Index(out, "child stdout"), "in order")
-	})
-
-	t.Run("exclude", func(t *testing.T) {
-		res := run(t, "s3")
-		assert.NotContains(t, res.DagsterStdout, "go stdout")
-		assert.NotContains(t, res.DagsterStdout, "child stdout")
-		assert.NotContains(t, res.DagsterStderr, "go stderr")
-		assert.NotContains(t, res.DagsterStderr, "child stderr")
+	testStoreStdio(t, "s3", func(t *testing.T, reader string) Scenario {
+		return s3Scenario(t, "s3", reader, "stdio")
 	})
 }

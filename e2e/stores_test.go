@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -123,4 +124,66 @@ func requireStoreFailure(t *testing.T, res *Result, where string) {
 	assert.Equal(t, where+" job error 5", exc.Cause.Message)
 	assert.Empty(t, exc.Cause.Stack, "each stack is shown once")
 	assert.Nil(t, exc.Cause.Cause)
+}
+
+// testStoreStdio runs the stdio mode of a blob-store job named where with
+// the store's reader, with include_stdio_in_messages ("<where>:stdio") and
+// without: what the job and its child process print comes back as
+// log_external_stream messages, which Dagster's handler prints on its own
+// stdout and stderr; without the flag, none of it comes back. scenario
+// returns the job's scenario with the store's injector and the reader.
+func testStoreStdio(t *testing.T, where string, scenario func(t *testing.T, reader string) Scenario) {
+	run := func(t *testing.T, reader string) *Result {
+		sc := scenario(t, reader)
+		sc.Assets = []AssetDef{{Key: []string{where, "asset"}}} // no check in this mode
+		res := runScenario(t, sc)
+		require.True(t, res.Success, "Dagster's run failed: %+v", res.StepFailures)
+		requireNoSessionWarnings(t, res)
+		assert.Empty(t, res.PipesWarnings(), "no message after closed: capture stops before it")
+		require.Len(t, res.Materialized(where, "asset"), 1)
+		return res
+	}
+
+	t.Run("include", func(t *testing.T) {
+		res := run(t, where+":stdio")
+		out, errText := res.DagsterStdout, res.DagsterStderr
+		assert.Contains(t, out, "go stdout line 1\ngo stdout line 2 ünïcödé\n")
+		assert.Contains(t, out, "child stdout\n")
+		assert.Contains(t, errText, "go stderr line ✓\n")
+		assert.Contains(t, errText, "child stderr\n")
+		assert.NotContains(t, out, "stderr", "each stream is reported as its own")
+		assert.NotContains(t, errText, "go stdout")
+		assert.Less(t, strings.Index(out, "go stdout line 2"), strings.Index(out, "child stdout"), "in order")
+	})
+
+	t.Run("exclude", func(t *testing.T) {
+		res := run(t, where)
+		assert.NotContains(t, res.DagsterStdout, "go stdout")
+		assert.NotContains(t, res.DagsterStdout, "child stdout")
+		assert.NotContains(t, res.DagsterStderr, "go stderr")
+		assert.NotContains(t, res.DagsterStderr, "child stderr")
+	})
+}
+
+// storeScenario returns a scenario of the blob-store job named where, with
+// Dagster's given injector and reader ("<where>…" for the store's, else
+// the probe's) and env; the job's side of each channel follows Dagster's,
+// and it uploads every 200 ms. The asset is "<where>/asset" with the check
+// "<where>_check", and the extras name the store.
+func storeScenario(where, injector, reader string, env map[string]string, args ...string) Scenario {
+	side := func(kind string) string {
+		if strings.HasPrefix(kind, where) {
+			return where
+		}
+		return "default"
+	}
+	return Scenario{
+		Job:      where,
+		Args:     append([]string{"-context=" + side(injector), "-messages=" + side(reader), "-upload-interval=200ms"}, args...),
+		Injector: injector,
+		Reader:   reader,
+		Env:      env,
+		Assets:   []AssetDef{{Key: []string{where, "asset"}, Checks: []string{where + "_check"}}},
+		Extras:   json.RawMessage(`{"where": "` + where + `", "n": 3, "nested": {"list": [1, "two", null]}}`),
+	}
 }
