@@ -8,7 +8,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -144,6 +143,16 @@ var store = blobtest.Store{
 	Failure: func(n int) faultproxy.Rule {
 		return faultproxy.Rule{Match: faultproxy.Method("PUT"), Status: 500, Times: n}
 	},
+	// fastRetries: three attempts of an upload.
+	Attempts: 3,
+	UploadError: func(t *testing.T, err error) {
+		var respErr *azcore.ResponseError
+		require.ErrorAs(t, err, &respErr)
+		assert.Equal(t, 500, respErr.StatusCode)
+	},
+	Throttled: func(n int) faultproxy.Rule {
+		return faultproxy.Rule{Match: faultproxy.Method("PUT"), Status: 429, Code: "TooManyRequests", Times: n}
+	},
 	MissingObject: func(t *testing.T, err error) {
 		assert.True(t, bloberror.HasCode(err, bloberror.BlobNotFound), "%v", err)
 	},
@@ -194,18 +203,6 @@ var (
 	msg     = blobtest.Msg
 	wire    = blobtest.Wire
 )
-
-func openChannel(t *testing.T, w azurepipes.MessageWriter, params pipes.Params) *pipes.BlobStoreChannel {
-	t.Helper()
-	return blobtest.OpenChannel(t, w, params)
-}
-
-// chunks returns the contents of the chunks under prefix, checking that
-// the names are exactly ChunkKey(prefix, 1..N): no gap, nothing else.
-func chunks(t *testing.T, client *azblob.Client, container, prefix string) []string {
-	t.Helper()
-	return blobtest.Chunks(t, containerOf(client, container), prefix)
-}
 
 // readBack is the ReadBack of the conformance kits: the chunks in order,
 // joined by newlines.
@@ -261,69 +258,6 @@ func proxied(t *testing.T, srv *azurite.Server) (*faultproxy.Proxy, *azblob.Clie
 	t.Helper()
 	p := faultproxy.New(t, strings.TrimSuffix(srv.Endpoint, "/"+azurite.AccountName))
 	return p, newClient(t, p.URL+"/"+azurite.AccountName, fastRetries)
-}
-
-func TestFailedUploadsLoseNothing(t *testing.T) {
-	srv, client, container := newContainer(t)
-	proxy, faulty := proxied(t, srv)
-	var failed []int
-	var mu sync.Mutex
-	opts := noTicks
-	opts.OnError = func(_ error, index int) {
-		mu.Lock()
-		defer mu.Unlock()
-		failed = append(failed, index)
-	}
-	ch := openChannel(t, azurepipes.MessageWriter{Client: faulty, Options: opts}, pipes.Params{"bucket": container, "key_prefix": "f"})
-	ctx := context.Background()
-	m := func(i int) pipes.Message {
-		return msg(pipes.MethodLog, `{"message":"m`+strconv.Itoa(i)+`","level":"INFO"}`)
-	}
-	w := func(i int) string { return string(m(i).AppendJSON(nil)) }
-
-	// One throttled attempt: the SDK's retry policy absorbs it.
-	proxy.Inject(faultproxy.Rule{Match: faultproxy.Method("PUT"), Status: 503, Code: "ServerBusy", Times: 1})
-	require.NoError(t, ch.WriteMessage(m(1)))
-	require.NoError(t, ch.Flush(ctx))
-	assert.Equal(t, 1, proxy.Injected())
-
-	// Every attempt of the SDK fails: the chunk stays queued.
-	proxy.Inject(faultproxy.Rule{Match: faultproxy.Method("PUT"), Status: 500, Times: 3})
-	require.NoError(t, ch.WriteMessage(m(2)))
-	require.NoError(t, ch.WriteMessage(m(3)))
-	err := ch.Flush(ctx)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "az://"+container+"/f/2.json")
-	var respErr *azcore.ResponseError
-	require.ErrorAs(t, err, &respErr)
-	assert.Equal(t, 500, respErr.StatusCode)
-	// Messages written meanwhile come after it, in a chunk of their own.
-	require.NoError(t, ch.WriteMessage(m(4)))
-	require.NoError(t, ch.Flush(ctx))
-
-	// The service stores the chunk but the answer is lost: the retry
-	// overwrites the same blob under the same number.
-	proxy.Inject(faultproxy.Rule{Match: faultproxy.Method("PUT"), AfterForward: true, Times: 3})
-	require.NoError(t, ch.WriteMessage(m(5)))
-	require.Error(t, ch.Flush(ctx))
-	assert.Equal(t, w(5), getBlob(t, client, container, "f/4.json"))
-	// Throttling (429) mid-run, absorbed by the retry policy.
-	proxy.Inject(faultproxy.Rule{Match: faultproxy.Method("PUT"), Status: 429, Code: "TooManyRequests", Times: 2})
-	require.NoError(t, ch.WriteMessage(m(6)))
-	require.NoError(t, ch.WriteMessage(msg(pipes.MethodClosed, `{}`)))
-	require.NoError(t, ch.Close())
-
-	assert.Equal(t, []string{
-		w(1),
-		w(2) + "\n" + w(3),
-		w(4),
-		w(5),
-		w(6) + "\n" + wire(pipes.MethodClosed, `{}`),
-	}, chunks(t, client, container, "f"))
-	mu.Lock()
-	assert.Equal(t, []int{2, 4}, failed)
-	mu.Unlock()
-	assert.Equal(t, 9, proxy.Injected())
 }
 
 func TestContextLoaderThroughFaults(t *testing.T) {

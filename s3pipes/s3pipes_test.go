@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -99,6 +97,8 @@ var store = blobtest.Store{
 	Failure: func(n int) faultproxy.Rule {
 		return faultproxy.Rule{Match: faultproxy.Method("PUT"), Status: 500, Times: n}
 	},
+	// fastRetries: three attempts of an upload.
+	Attempts: 3,
 	MissingObject: func(t *testing.T, err error) {
 		var noKey *types.NoSuchKey
 		require.ErrorAs(t, err, &noKey)
@@ -156,11 +156,6 @@ var (
 	wire    = blobtest.Wire
 )
 
-func openChannel(t *testing.T, w s3pipes.MessageWriter, params pipes.Params) *pipes.BlobStoreChannel {
-	t.Helper()
-	return blobtest.OpenChannel(t, w, params)
-}
-
 func chunks(t *testing.T, client *s3.Client, bucket, prefix string) []string {
 	t.Helper()
 	return blobtest.Chunks(t, bucketOf(client, bucket), prefix)
@@ -192,64 +187,6 @@ func proxied(t *testing.T, srv *moto.Server) (*faultproxy.Proxy, *s3.Client) {
 	t.Helper()
 	p := faultproxy.New(t, srv.Endpoint)
 	return p, newClient(p.URL, fastRetries)
-}
-
-func TestFailedUploadsLoseNothing(t *testing.T) {
-	srv, client, bucket := newBucket(t)
-	proxy, faulty := proxied(t, srv)
-	var failed []int
-	var mu sync.Mutex
-	opts := noTicks
-	opts.OnError = func(_ error, index int) {
-		mu.Lock()
-		defer mu.Unlock()
-		failed = append(failed, index)
-	}
-	ch := openChannel(t, s3pipes.MessageWriter{Client: faulty, Options: opts}, pipes.Params{"bucket": bucket, "key_prefix": "f"})
-	ctx := context.Background()
-	m := func(i int) pipes.Message {
-		return msg(pipes.MethodLog, `{"message":"m`+strconv.Itoa(i)+`","level":"INFO"}`)
-	}
-	w := func(i int) string { return string(m(i).AppendJSON(nil)) }
-
-	// One throttled attempt: the SDK's retryer absorbs it.
-	proxy.Inject(faultproxy.Rule{Match: faultproxy.Method("PUT"), Status: 503, Code: "SlowDown", Times: 1})
-	require.NoError(t, ch.WriteMessage(m(1)))
-	require.NoError(t, ch.Flush(ctx))
-	assert.Equal(t, 1, proxy.Injected())
-
-	// Every attempt of the SDK fails: the chunk stays queued.
-	proxy.Inject(faultproxy.Rule{Match: faultproxy.Method("PUT"), Status: 500, Times: 3})
-	require.NoError(t, ch.WriteMessage(m(2)))
-	require.NoError(t, ch.WriteMessage(m(3)))
-	err := ch.Flush(ctx)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "s3://"+bucket+"/f/2.json")
-	// Messages written meanwhile come after it, in a chunk of their own.
-	require.NoError(t, ch.WriteMessage(m(4)))
-	require.NoError(t, ch.Flush(ctx))
-
-	// The server stores the chunk but the answer is lost: the retry writes
-	// the same chunk under the same number.
-	proxy.Inject(faultproxy.Rule{Match: faultproxy.Method("PUT"), AfterForward: true, Times: 3})
-	require.NoError(t, ch.WriteMessage(m(5)))
-	require.Error(t, ch.Flush(ctx))
-	assert.Equal(t, w(5), getObject(t, client, bucket, "f/4.json"))
-	require.NoError(t, ch.WriteMessage(m(6)))
-	require.NoError(t, ch.WriteMessage(msg(pipes.MethodClosed, `{}`)))
-	require.NoError(t, ch.Close())
-
-	assert.Equal(t, []string{
-		w(1),
-		w(2) + "\n" + w(3),
-		w(4),
-		w(5),
-		w(6) + "\n" + wire(pipes.MethodClosed, `{}`),
-	}, chunks(t, client, bucket, "f"))
-	mu.Lock()
-	assert.Equal(t, []int{2, 4}, failed)
-	mu.Unlock()
-	assert.Equal(t, 7, proxy.Injected())
 }
 
 func TestNewClientFromEnv(t *testing.T) {

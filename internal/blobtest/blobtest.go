@@ -58,6 +58,17 @@ type Store struct {
 	// throttling or unavailable (retried by the SDK); Failure one that
 	// answers them with a server error.
 	Busy, Failure func(times int) faultproxy.Rule
+	// Attempts is how many attempts the client of Faulty makes of one
+	// upload, for the stores whose SDK stops after a fixed number (zero:
+	// it retries until a deadline, and FailedUploadsLoseNothing is the
+	// backend's own).
+	Attempts int
+	// UploadError checks the backend's error for a failed upload, beyond
+	// the location every backend names (optional).
+	UploadError func(t *testing.T, err error)
+	// Throttled is a rule that answers uploads as throttled in another way
+	// than Busy, also retried by the SDK (optional).
+	Throttled func(times int) faultproxy.Rule
 	// CloseTimeout bounds Close when every upload fails (zero: the
 	// default), for SDKs that retry uploads until their deadline.
 	CloseTimeout time.Duration
@@ -148,12 +159,14 @@ func Lines(t *testing.T, chunks []string) []map[string]any {
 	return out
 }
 
-// Run runs every shared scenario against s, each as a subtest.
+// Run runs every shared scenario against s, each as a subtest
+// (FailedUploadsLoseNothing only where s.Attempts is set).
 func Run(t *testing.T, s Store) {
-	for _, sc := range []struct {
+	type scenario struct {
 		name string
 		run  func(*testing.T, Store)
-	}{
+	}
+	scenarios := []scenario{
 		{"ChunkKey", chunkKey},
 		{"ChunksNumberingAndFinalFlush", chunksNumberingAndFinalFlush},
 		{"WithoutPrefix", withoutPrefix},
@@ -164,7 +177,11 @@ func Run(t *testing.T, s Store) {
 		{"ContextLoader", contextLoader},
 		{"FailedUploadsRetriedOnTicksAndClose", failedUploadsRetriedOnTicksAndClose},
 		{"CloseReportsUndeliveredMessages", closeReportsUndeliveredMessages},
-	} {
+	}
+	if s.Attempts > 0 {
+		scenarios = append(scenarios, scenario{"FailedUploadsLoseNothing", failedUploadsLoseNothing})
+	}
+	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) { sc.run(t, s) })
 	}
 }
@@ -355,6 +372,77 @@ func contextLoader(t *testing.T, s Store) {
 		_, err = l.LoadContext(context.Background(), pipes.Params{"bucket": true, "key": "k"})
 		assert.EqualError(t, err, "Invalid type for parameter `bucket` passed from orchestration side to `"+s.LoaderClass+"`. Expected `<class 'str'>`, got `<class 'bool'>`.")
 	})
+}
+
+func failedUploadsLoseNothing(t *testing.T, s Store) {
+	b := s.NewBucket(t)
+	proxy, faulty := s.Faulty(t)
+	var failed []int
+	var mu sync.Mutex
+	opts := NoTicks
+	opts.OnError = func(_ error, index int) {
+		mu.Lock()
+		defer mu.Unlock()
+		failed = append(failed, index)
+	}
+	ch := OpenChannel(t, faulty(opts), pipes.Params{"bucket": b.Name, "key_prefix": "f"})
+	ctx := context.Background()
+	m := func(i int) pipes.Message {
+		return Msg(pipes.MethodLog, `{"message":"m`+strconv.Itoa(i)+`","level":"INFO"}`)
+	}
+	w := func(i int) string { return string(m(i).AppendJSON(nil)) }
+
+	// One throttled attempt: the SDK's retries absorb it.
+	proxy.Inject(s.Busy(1))
+	require.NoError(t, ch.WriteMessage(m(1)))
+	require.NoError(t, ch.Flush(ctx))
+	assert.Equal(t, 1, proxy.Injected())
+
+	// Every attempt of the SDK fails: the chunk stays queued.
+	proxy.Inject(s.Failure(s.Attempts))
+	require.NoError(t, ch.WriteMessage(m(2)))
+	require.NoError(t, ch.WriteMessage(m(3)))
+	err := ch.Flush(ctx)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), s.Scheme+"://"+b.Name+"/f/2.json")
+	if s.UploadError != nil {
+		s.UploadError(t, err)
+	}
+	// Messages written meanwhile come after it, in a chunk of their own.
+	require.NoError(t, ch.WriteMessage(m(4)))
+	require.NoError(t, ch.Flush(ctx))
+
+	// The store keeps the chunk but the answer is lost: the retry writes
+	// the same chunk under the same number.
+	lost := s.Failure(s.Attempts)
+	lost.Status, lost.AfterForward = 0, true
+	proxy.Inject(lost)
+	require.NoError(t, ch.WriteMessage(m(5)))
+	require.Error(t, ch.Flush(ctx))
+	got, err := b.Get("f/4.json")
+	require.NoError(t, err)
+	assert.Equal(t, w(5), got)
+	injected := 1 + 2*s.Attempts
+	if s.Throttled != nil {
+		// Throttled mid-run, absorbed by the retries.
+		proxy.Inject(s.Throttled(s.Attempts - 1))
+		injected += s.Attempts - 1
+	}
+	require.NoError(t, ch.WriteMessage(m(6)))
+	require.NoError(t, ch.WriteMessage(Msg(pipes.MethodClosed, `{}`)))
+	require.NoError(t, ch.Close())
+
+	assert.Equal(t, []string{
+		w(1),
+		w(2) + "\n" + w(3),
+		w(4),
+		w(5),
+		w(6) + "\n" + Wire(pipes.MethodClosed, `{}`),
+	}, Chunks(t, b, "f"))
+	mu.Lock()
+	assert.Equal(t, []int{2, 4}, failed)
+	mu.Unlock()
+	assert.Equal(t, injected, proxy.Injected())
 }
 
 func failedUploadsRetriedOnTicksAndClose(t *testing.T, s Store) {
