@@ -90,105 +90,11 @@ func gcsScenario(t *testing.T, srv *gcsServer, injector, reader string, args ...
 	t.Helper()
 	bucket := fmt.Sprintf("e2e-gcs-%d", gcsBucketSeq.Add(1))
 	srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: bucket})
-	side := func(kind string) string {
-		if strings.HasPrefix(kind, "gcs") {
-			return "gcs"
-		}
-		return "default"
-	}
-	return Scenario{
-		Job:      "gcs",
-		Args:     append([]string{"-context=" + side(injector), "-messages=" + side(reader), "-upload-interval=200ms"}, args...),
-		Injector: injector,
-		Reader:   reader,
-		Env: map[string]string{
-			"STORAGE_EMULATOR_HOST":  srv.URL,
-			"PIPES_E2E_GCS_BUCKET":   bucket,
-			"PIPES_E2E_GCS_INTERVAL": "1",
-		},
-		Assets: []AssetDef{{Key: []string{"gcs", "asset"}, Checks: []string{"gcs_check"}}},
-		Extras: json.RawMessage(`{"where": "gcs", "n": 3, "nested": {"list": [1, "two", null]}}`),
-	}
-}
-
-// requireGCSReport asserts what Dagster recorded for the job's report
-// mode: the context the job read is the one Dagster injected, and every
-// log, custom message, the materialization with its metadata and the
-// asset check arrived, in order.
-func requireGCSReport(t *testing.T, res *Result) {
-	t.Helper()
-	require.True(t, res.Success, "Dagster's run failed: %+v", res.StepFailures)
-	requireNoSessionWarnings(t, res)
-	assert.Empty(t, res.PipesWarnings())
-
-	require.Len(t, res.Contexts, 1)
-	injected := res.Contexts[0]
-	custom := res.Custom(t)
-	require.NotEmpty(t, custom)
-	seen, ok := custom[0].(map[string]any)
-	require.True(t, ok, "first custom message is %T", custom[0])
-	assert.Equal(t, res.RunID, seen["run_id"])
-	for _, k := range []string{"run_id", "job_name", "retry_number", "asset_keys", "extras"} {
-		assert.Equal(t, injected[k], seen[k], k)
-	}
-	assert.Equal(t, []any{"gcs/asset"}, seen["asset_keys"])
-	assert.Equal(t, decodeJSON(t, `{"where": "gcs", "n": 3, "nested": {"list": [1, "two", null]}}`), seen["extras"])
-
-	// 4 batches of 50 custom messages, sent over several upload intervals:
-	// all of them, in order.
-	rest := custom[1:]
-	const perBatch = 50
-	require.Len(t, rest, batches*perBatch)
-	for i, m := range rest {
-		want := map[string]any{"batch": json.Number(fmt.Sprint(i / perBatch)), "i": json.Number(fmt.Sprint(i % perBatch)), "text": "ünïcödé ✓"}
-		if !assert.Equal(t, want, m, "custom message %d", i+1) {
-			break
-		}
-	}
-
-	assert.Equal(t, []LogRecord{
-		{"DEBUG", "debug over gcs"},
-		{"INFO", "info over gcs n=1"},
-		{"WARNING", "warning over gcs"},
-		{"ERROR", "error over gcs"},
-		{"CRITICAL", "critical over gcs"},
-		{"INFO", "batch 0 sent"},
-		{"INFO", "batch 1 sent"},
-		{"INFO", "batch 2 sent"},
-		{"INFO", "batch 3 sent"},
-	}, res.UserLogs())
-
-	mats := res.Materialized("gcs", "asset")
-	require.Len(t, mats, 1, "materializations: %+v", res.Materializations)
-	md := mats[0].Metadata
-	assert.Equal(t, map[string]string{
-		"text": "TextMetadataValue", "int": "IntMetadataValue", "float": "FloatMetadataValue",
-		"bool": "BoolMetadataValue", "url": "UrlMetadataValue", "path": "PathMetadataValue",
-		"json": "JsonMetadataValue", "md": "MarkdownMetadataValue", "inferd": "IntMetadataValue",
-		"null": "NullMetadataValue",
-	}, metadataTypes(md))
-	assert.Equal(t, "through gcs", md["text"].Value)
-	assert.Equal(t, json.Number("42"), md["int"].Value)
-	assert.Equal(t, json.Number("2.5"), md["float"].Value)
-	assert.Equal(t, true, md["bool"].Value)
-	assert.Equal(t, "https://example.com/gcs", md["url"].Value)
-	assert.Equal(t, "/data/out.parquet", md["path"].Value)
-	assert.Equal(t, decodeJSON(t, `{"k": [1, "two", null]}`), md["json"].Value)
-	assert.Equal(t, "# title", md["md"].Value)
-	assert.Equal(t, json.Number("7"), md["inferd"].Value)
-	assert.Nil(t, md["null"].Value)
-	assert.Equal(t, "dv-gcs", mats[0].Tags["dagster/data_version"])
-
-	require.Len(t, res.Checks, 1, "checks: %+v", res.Checks)
-	c := res.Checks[0]
-	assert.Equal(t, []string{"gcs", "asset"}, c.AssetKey)
-	assert.Equal(t, "gcs_check", c.CheckName)
-	assert.False(t, c.Passed)
-	assert.Equal(t, "WARN", c.Severity)
-	assert.Equal(t, "TextMetadataValue", c.Metadata["reason"].Type)
-	assert.Equal(t, "checked over gcs", c.Metadata["reason"].Value)
-	assert.Equal(t, "IntMetadataValue", c.Metadata["rows"].Type)
-	assert.Equal(t, json.Number("3"), c.Metadata["rows"].Value)
+	return storeScenario("gcs", injector, reader, map[string]string{
+		"STORAGE_EMULATOR_HOST":  srv.URL,
+		"PIPES_E2E_GCS_BUCKET":   bucket,
+		"PIPES_E2E_GCS_INTERVAL": "1",
+	}, args...)
 }
 
 // requireGCSChunks asserts that the messages went in several chunks under
@@ -227,7 +133,7 @@ func TestGCS(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			sc := gcsScenario(t, srv, tc.injector, tc.reader)
 			res := runScenario(t, sc)
-			requireGCSReport(t, res)
+			requireStoreReport(t, res, "gcs")
 			requireGCSChunks(t, srv, sc, tc.reader == "gcs")
 		})
 	}
@@ -240,27 +146,7 @@ func TestGCSFailure(t *testing.T) {
 	requireDagster(t)
 	srv := startGCS(t)
 	res := runScenario(t, gcsScenario(t, srv, "gcs", "gcs", "fail"))
-	assert.False(t, res.Success, "Dagster's run should fail")
-	require.Len(t, res.StepFailures, 1)
-	assert.True(t, chainHas(res.StepFailures[0], "External execution process failed with code 1"),
-		"step failure: %+v", res.StepFailures[0])
-	requireNoSessionWarnings(t, res)
-	assert.Empty(t, res.PipesWarnings())
-	assert.True(t, res.HasLog("INFO", "failing over gcs"), "logs: %+v", res.Logs)
-	assert.Equal(t, []any{"before failure"}, res.Custom(t))
-	assert.Empty(t, res.Materializations)
-
-	exc := closedError(t, res)
-	require.NotNil(t, exc.ClsName)
-	assert.Equal(t, "*main.jobError", *exc.ClsName, "fmt.Errorf is named by what it wraps")
-	assert.Equal(t, "gcs step failed: gcs job error 5", exc.Message)
-	requireFrames(t, exc.Stack)
-	assert.True(t, stackHas(exc.Stack, "main.fail"), "WithStack's stack, where the error was made, is the top's: %q", exc.Stack)
-	require.NotNil(t, exc.Cause)
-	require.NotNil(t, exc.Cause.ClsName)
-	assert.Equal(t, "*main.jobError", *exc.Cause.ClsName)
-	assert.Equal(t, "gcs job error 5", exc.Cause.Message)
-	assert.Empty(t, exc.Cause.Stack, "each stack is shown once")
+	requireStoreFailure(t, res, "gcs")
 }
 
 // include_stdio_in_messages on the GCS reader: what the job and its child
@@ -270,35 +156,8 @@ func TestGCSFailure(t *testing.T) {
 func TestGCSStdio(t *testing.T) {
 	requireDagster(t)
 	srv := startGCS(t)
-	run := func(t *testing.T, reader string) *Result {
-		sc := gcsScenario(t, srv, "gcs", reader, "stdio")
-		sc.Assets = []AssetDef{{Key: []string{"gcs", "asset"}}} // no check in this mode
-		res := runScenario(t, sc)
-		require.True(t, res.Success, "Dagster's run failed: %+v", res.StepFailures)
-		requireNoSessionWarnings(t, res)
-		assert.Empty(t, res.PipesWarnings(), "no message after closed: capture stops before it")
-		require.Len(t, res.Materialized("gcs", "asset"), 1)
-		return res
-	}
-
-	t.Run("include", func(t *testing.T) {
-		res := run(t, "gcs:stdio")
-		out, errText := res.DagsterStdout, res.DagsterStderr
-		assert.Contains(t, out, "go stdout line 1\ngo stdout line 2 ünïcödé\n")
-		assert.Contains(t, out, "child stdout\n")
-		assert.Contains(t, errText, "go stderr line ✓\n")
-		assert.Contains(t, errText, "child stderr\n")
-		assert.NotContains(t, out, "stderr", "each stream is reported as its own")
-		assert.NotContains(t, errText, "go stdout")
-		assert.Less(t, strings.Index(out, "go stdout line 2"), strings.Index(out, "child stdout"), "in order")
-	})
-
-	t.Run("exclude", func(t *testing.T) {
-		res := run(t, "gcs")
-		assert.NotContains(t, res.DagsterStdout, "go stdout")
-		assert.NotContains(t, res.DagsterStdout, "child stdout")
-		assert.NotContains(t, res.DagsterStderr, "go stderr")
-		assert.NotContains(t, res.DagsterStderr, "child stderr")
+	testStoreStdio(t, "gcs", func(t *testing.T, reader string) Scenario {
+		return gcsScenario(t, srv, "gcs", reader, "stdio")
 	})
 }
 
@@ -330,7 +189,7 @@ func TestGCSFaults(t *testing.T) {
 			sc.Env["PIPES_E2E_GCS_READER_HOST"] = srv.URL
 			sc.Env["STORAGE_EMULATOR_HOST"] = proxy.URL
 			res := runScenario(t, sc)
-			requireGCSReport(t, res)
+			requireStoreReport(t, res, "gcs")
 			requireGCSChunks(t, srv, sc, true)
 			assert.GreaterOrEqual(t, proxy.Injected(), batches/2, "faults were injected: %+v", proxy.Requests())
 		})

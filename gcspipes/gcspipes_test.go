@@ -2,9 +2,8 @@ package gcspipes_test
 
 import (
 	"context"
-	"encoding/json"
+	"io"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,73 +18,10 @@ import (
 
 	"github.com/dagster-pipes-go/pipes"
 	"github.com/dagster-pipes-go/pipes/gcspipes"
+	"github.com/dagster-pipes-go/pipes/internal/blobtest"
 	"github.com/dagster-pipes-go/pipes/internal/faultproxy"
 	"github.com/dagster-pipes-go/pipes/pipestest"
 )
-
-// noTicks keeps the periodic upload out of the way: the test decides when
-// chunks are made with Flush.
-var noTicks = pipes.BlobStoreOptions{Interval: time.Hour}
-
-func msg(method pipes.Method, params string) pipes.Message {
-	return pipes.Message{Method: method, Params: []byte(params)}
-}
-
-func wire(method pipes.Method, params string) string {
-	return string(msg(method, params).AppendJSON(nil))
-}
-
-func openChannel(t *testing.T, w gcspipes.MessageWriter, params pipes.Params) *pipes.BlobStoreChannel {
-	t.Helper()
-	ch, err := w.Open(context.Background(), params)
-	require.NoError(t, err)
-	bc, ok := ch.(*pipes.BlobStoreChannel)
-	require.True(t, ok, "Open returns a *pipes.BlobStoreChannel, got %T", ch)
-	return bc
-}
-
-// chunks returns the contents of the chunks under prefix, checking that
-// the names are exactly ChunkKey(prefix, 1..N): no gap, nothing else.
-func chunks(t *testing.T, client *storage.Client, bucket, prefix string) []string {
-	t.Helper()
-	names := listObjects(t, client, bucket, prefix)
-	var want []string
-	for i := range names {
-		want = append(want, gcspipes.ChunkKey(prefix, i+1))
-	}
-	slices.Sort(names)
-	slices.Sort(want)
-	require.Equal(t, want, names, "chunk names are 1..N with no gap")
-	out := make([]string, len(names))
-	for i := range out {
-		var err error
-		out[i], err = getObject(t, client, bucket, gcspipes.ChunkKey(prefix, i+1))
-		require.NoError(t, err)
-	}
-	return out
-}
-
-// lines splits chunks into messages and decodes them.
-func lines(t *testing.T, chunks []string) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	for _, c := range chunks {
-		require.NotEmpty(t, c)
-		require.False(t, strings.HasSuffix(c, "\n"), "no trailing newline")
-		for _, l := range strings.Split(c, "\n") {
-			var m map[string]any
-			require.NoError(t, json.Unmarshal([]byte(l), &m), "line %.200q", l)
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-func TestChunkKey(t *testing.T) {
-	assert.Equal(t, "abc/1.json", gcspipes.ChunkKey("abc", 1))
-	assert.Equal(t, "a/b/12.json", gcspipes.ChunkKey("a/b", 12))
-	assert.Equal(t, "3.json", gcspipes.ChunkKey("", 3))
-}
 
 // readBackChunks is the ReadBack of the conformance kits: the chunks in
 // order, joined by newlines.
@@ -128,114 +64,92 @@ func TestConformanceContextLoader(t *testing.T) {
 	})
 }
 
-func TestMessageWriterChunksNumberingAndFinalFlush(t *testing.T) {
-	client, bucket := newBucket(t)
-	ch := openChannel(t, gcspipes.MessageWriter{Client: client, Options: noTicks}, pipes.Params{
-		"bucket": bucket, "key_prefix": "abcdefghij", "include_stdio_in_messages": false,
-	})
-	ctx := context.Background()
-
-	require.NoError(t, ch.WriteMessage(msg(pipes.MethodOpened, `{"extras":{}}`)))
-	require.NoError(t, ch.WriteMessage(msg(pipes.MethodLog, `{"message":"one","level":"INFO"}`)))
-	require.NoError(t, ch.Flush(ctx))
-	require.NoError(t, ch.Flush(ctx), "nothing queued: no empty chunk")
-	require.NoError(t, ch.WriteMessage(msg(pipes.MethodReportCustomMessage, `{"payload":"é\n\u2028"}`)))
-	require.NoError(t, ch.Flush(ctx))
-	require.NoError(t, ch.WriteMessage(msg(pipes.MethodLog, `{"message":"two","level":"INFO"}`)))
-	require.NoError(t, ch.WriteMessage(msg(pipes.MethodClosed, `{}`)))
-	require.NoError(t, ch.Close())
-	require.NoError(t, ch.Close(), "Close is idempotent")
-	require.ErrorIs(t, ch.WriteMessage(msg(pipes.MethodLog, `{}`)), pipes.ErrClosed)
-
-	assert.Equal(t, []string{
-		wire(pipes.MethodOpened, `{"extras":{}}`) + "\n" + wire(pipes.MethodLog, `{"message":"one","level":"INFO"}`),
-		wire(pipes.MethodReportCustomMessage, `{"payload":"é\n\u2028"}`),
-		// The final flush on Close includes closed.
-		wire(pipes.MethodLog, `{"message":"two","level":"INFO"}`) + "\n" + wire(pipes.MethodClosed, `{}`),
-	}, chunks(t, client, bucket, "abcdefghij"))
+// store is GCS on fake-gcs-server, for the scenarios every blob-store
+// backend runs.
+var store = blobtest.Store{
+	Scheme: "gs", WriterClass: "PipesGCSMessageWriter", LoaderClass: "PipesGCSContextLoader",
+	ChunkKey: gcspipes.ChunkKey,
+	NewBucket: func(tb testing.TB) blobtest.Bucket {
+		client, bucket := newBucket(tb)
+		return bucketOf(tb, client, bucket)
+	},
+	Faulty: func(t *testing.T) (*faultproxy.Proxy, func(pipes.BlobStoreOptions) pipes.MessageWriter) {
+		proxy, faulty := proxied(t)
+		return proxy, func(o pipes.BlobStoreOptions) pipes.MessageWriter {
+			return gcspipes.MessageWriter{Client: faulty, Options: o}
+		}
+	},
+	Busy: func(n int) faultproxy.Rule {
+		return faultproxy.Rule{Match: isUpload, Status: http.StatusServiceUnavailable, Times: n}
+	},
+	Failure: func(n int) faultproxy.Rule {
+		return faultproxy.Rule{Match: isUpload, Status: http.StatusInternalServerError, Times: n}
+	},
+	// The SDK retries uploads until their deadline.
+	CloseTimeout: 500 * time.Millisecond,
+	MissingObject: func(t *testing.T, err error) {
+		require.ErrorIs(t, err, storage.ErrObjectNotExist)
+	},
 }
 
-func TestMessageWriterWithoutPrefix(t *testing.T) {
-	for name, params := range map[string]pipes.Params{
-		"absent": {},
-		"null":   {"key_prefix": nil},
-		"empty":  {"key_prefix": ""},
-	} {
-		t.Run(name, func(t *testing.T) {
-			client, bucket := newBucket(t)
-			params["bucket"] = bucket
-			ch := openChannel(t, gcspipes.MessageWriter{Client: client, Options: noTicks}, params)
-			require.NoError(t, ch.WriteMessage(msg(pipes.MethodClosed, `{}`)))
-			require.NoError(t, ch.Close())
-			assert.Equal(t, []string{"1.json"}, listObjects(t, client, bucket, ""))
-			got, err := getObject(t, client, bucket, "1.json")
-			require.NoError(t, err)
-			assert.Equal(t, wire(pipes.MethodClosed, `{}`), got)
-		})
+// bucketOf describes bucket, reached with client, to the scenarios.
+func bucketOf(tb testing.TB, client *storage.Client, bucket string) blobtest.Bucket {
+	return blobtest.Bucket{
+		Name: bucket,
+		Writer: func(o pipes.BlobStoreOptions) pipes.MessageWriter {
+			return gcspipes.MessageWriter{Client: client, Options: o}
+		},
+		Channel: func(prefix string, o pipes.BlobStoreOptions) *pipes.BlobStoreChannel {
+			return gcspipes.NewChannel(client, bucket, prefix, o)
+		},
+		Loader: gcspipes.ContextLoader{Client: client},
+		Put: func(key, body string) error {
+			w := client.Bucket(bucket).Object(key).NewWriter(context.Background())
+			if _, err := io.WriteString(w, body); err != nil {
+				_ = w.Close()
+				return err
+			}
+			return w.Close()
+		},
+		Get:  func(key string) (string, error) { return getObject(tb, client, bucket, key) },
+		List: func(prefix string) ([]string, error) { return listObjects(tb, client, bucket, prefix), nil },
 	}
 }
 
-func TestMessageWriterParamErrors(t *testing.T) {
-	client := newClient(t, fake(t))
-	w := gcspipes.MessageWriter{Client: client}
-	_, err := w.Open(context.Background(), pipes.Params{"key_prefix": "x"})
-	require.ErrorIs(t, err, pipes.ErrInvalidParams)
-	assert.EqualError(t, err, "Invalid type for parameter `bucket` passed from orchestration side to `PipesGCSMessageWriter`. Expected `<class 'str'>`, got `<class 'NoneType'>`.")
+// TestStore runs the scenarios every blob-store backend runs.
+func TestStore(t *testing.T) { blobtest.Run(t, store) }
 
-	_, err = w.Open(context.Background(), pipes.Params{"bucket": "b", "key_prefix": json.Number("3")})
-	require.ErrorIs(t, err, pipes.ErrInvalidParams)
-	assert.EqualError(t, err, "Invalid type for parameter `key_prefix` passed from orchestration side to `PipesGCSMessageWriter`. Expected `Optional[<class 'str'>]`, got `<class 'int'>`.")
+var (
+	noTicks = blobtest.NoTicks
+	msg     = blobtest.Msg
+	wire    = blobtest.Wire
+)
 
-	_, err = gcspipes.MessageWriter{}.Open(context.Background(), pipes.Params{"bucket": "b"})
+func openChannel(t *testing.T, w gcspipes.MessageWriter, params pipes.Params) *pipes.BlobStoreChannel {
+	t.Helper()
+	return blobtest.OpenChannel(t, w, params)
+}
+
+// chunks returns the contents of the chunks under prefix, checking that
+// the names are exactly ChunkKey(prefix, 1..N): no gap, nothing else.
+func chunks(t *testing.T, client *storage.Client, bucket, prefix string) []string {
+	t.Helper()
+	return blobtest.Chunks(t, bucketOf(t, client, bucket), prefix)
+}
+
+func TestWithoutClient(t *testing.T) {
+	_, err := gcspipes.MessageWriter{}.Open(context.Background(), pipes.Params{"bucket": "b"})
+	require.ErrorIs(t, err, gcspipes.ErrNoClient)
+	_, err = gcspipes.ContextLoader{}.LoadContext(context.Background(), pipes.Params{"bucket": "b", "key": "k"})
 	require.ErrorIs(t, err, gcspipes.ErrNoClient)
 }
 
-func TestMessageWriterUploadsEveryInterval(t *testing.T) {
+func TestContextLoaderMissingBucket(t *testing.T) {
 	client, bucket := newBucket(t)
-	ch := openChannel(t, gcspipes.MessageWriter{Client: client, Options: pipes.BlobStoreOptions{Interval: 50 * time.Millisecond}},
-		pipes.Params{"bucket": bucket, "key_prefix": "p"})
-	require.NoError(t, ch.WriteMessage(msg(pipes.MethodOpened, `{"extras":{}}`)))
-	// Without Flush or Close, the ticker uploads chunk 1.
-	require.Eventually(t, func() bool {
-		_, err := getObject(t, client, bucket, "p/1.json")
-		return err == nil
-	}, 20*time.Second, 20*time.Millisecond)
-	require.NoError(t, ch.WriteMessage(msg(pipes.MethodClosed, `{}`)))
-	require.NoError(t, ch.Close())
-	assert.Equal(t, []string{wire(pipes.MethodOpened, `{"extras":{}}`), wire(pipes.MethodClosed, `{}`)}, chunks(t, client, bucket, "p"))
-}
-
-func TestHundredThousandMessages(t *testing.T) {
-	client, bucket := newBucket(t)
-	ch := openChannel(t, gcspipes.MessageWriter{Client: client, Options: pipes.BlobStoreOptions{Interval: 100 * time.Millisecond}},
-		pipes.Params{"bucket": bucket, "key_prefix": "many"})
-	const writers, each = 4, 25_000
-	var wg sync.WaitGroup
-	for w := range writers {
-		wg.Go(func() {
-			for i := range each {
-				params := `{"payload":{"w":` + strconv.Itoa(w) + `,"i":` + strconv.Itoa(i) + `}}`
-				if err := ch.WriteMessage(msg(pipes.MethodReportCustomMessage, params)); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	require.NoError(t, ch.WriteMessage(msg(pipes.MethodClosed, `{}`)))
-	require.NoError(t, ch.Close())
-
-	msgs := lines(t, chunks(t, client, bucket, "many"))
-	require.Len(t, msgs, writers*each+1)
-	require.Equal(t, "closed", msgs[len(msgs)-1]["method"])
-	next := make([]int, writers)
-	for _, m := range msgs[:len(msgs)-1] {
-		p := m["params"].(map[string]any)["payload"].(map[string]any)
-		w, i := int(p["w"].(float64)), int(p["i"].(float64))
-		require.Equal(t, next[w], i, "messages of one writer arrive once each, in order")
-		next[w]++
-	}
+	l := gcspipes.ContextLoader{Client: client}
+	_, err := l.LoadContext(context.Background(), pipes.Params{"bucket": bucket + "-nope", "key": "k/context.json"})
+	require.ErrorIs(t, err, pipes.ErrInvalidContext)
+	assert.Contains(t, err.Error(), "gs://"+bucket+"-nope/k/context.json")
 }
 
 // A chunk larger than one upload request (16 MiB) goes through a
@@ -250,83 +164,6 @@ func TestChunkLargerThanOneRequest(t *testing.T) {
 	got := chunks(t, client, bucket, "huge")
 	require.Len(t, got, 1)
 	assert.Equal(t, wire(pipes.MethodReportCustomMessage, `{"payload":"`+big+`"}`)+"\n"+wire(pipes.MethodClosed, `{}`), got[0])
-}
-
-// A whole session, context and messages through GCS, with a 5 MiB message.
-func TestSessionThroughGCS(t *testing.T) {
-	client, bucket := newBucket(t)
-	contextData := `{"asset_keys":["big"],"code_version_by_asset_key":null,"provenance_by_asset_key":null,` +
-		`"partition_key":null,"partition_key_range":null,"partition_time_window":null,` +
-		`"run_id":"run-1","job_name":"job","retry_number":0,"extras":{"n":1}}`
-	putObject(t, client, bucket, "ctxprefix/context.json", contextData)
-
-	ctxParam, err := pipes.EncodeParam(map[string]any{"bucket": bucket, "key": "ctxprefix/context.json"})
-	require.NoError(t, err)
-	msgParam, err := pipes.EncodeParam(map[string]any{"bucket": bucket, "key_prefix": "big", "include_stdio_in_messages": false})
-	require.NoError(t, err)
-	pc, err := pipes.New(context.Background(),
-		pipes.WithParamsLoader(pipes.MappingParamsLoader{Mapping: map[string]string{
-			pipes.ContextEnvVar: ctxParam, pipes.MessagesEnvVar: msgParam,
-		}}),
-		pipes.WithContextLoader(gcspipes.ContextLoader{Client: client}),
-		pipes.WithMessageWriter(gcspipes.MessageWriter{Client: client, Options: noTicks}))
-	require.NoError(t, err)
-	require.Equal(t, "run-1", pc.RunID())
-
-	big := strings.Repeat("0123456789abcdef", 5<<20/16) // 5 MiB
-	require.NoError(t, pc.ReportCustomMessage(map[string]any{"blob": big}))
-	require.NoError(t, pc.Close())
-
-	got := chunks(t, client, bucket, "big")
-	require.Len(t, got, 1, "no interval passed: everything in the final flush")
-	msgs := lines(t, got)
-	require.Len(t, msgs, 3)
-	assert.Equal(t, "opened", msgs[0]["method"])
-	assert.Equal(t, "report_custom_message", msgs[1]["method"])
-	assert.Equal(t, big, msgs[1]["params"].(map[string]any)["payload"].(map[string]any)["blob"])
-	assert.Equal(t, "closed", msgs[2]["method"])
-}
-
-func TestContextLoader(t *testing.T) {
-	client, bucket := newBucket(t)
-	putObject(t, client, bucket, "k/context.json",
-		`{"asset_keys":["a/b"],"code_version_by_asset_key":{"a/b":"v1"},"provenance_by_asset_key":null,`+
-			`"partition_key":"2024-01-01","partition_key_range":{"start":"2024-01-01","end":"2024-01-01"},"partition_time_window":null,`+
-			`"run_id":"r","job_name":"j","retry_number":2,"extras":{"big":12345678901234567890}}`)
-	l := gcspipes.ContextLoader{Client: client}
-	data, err := l.LoadContext(context.Background(), pipes.Params{"bucket": bucket, "key": "k/context.json"})
-	require.NoError(t, err)
-	assert.Equal(t, []string{"a/b"}, data.AssetKeys)
-	assert.Equal(t, "r", data.RunID)
-	assert.Equal(t, 2, data.RetryNumber)
-	assert.Equal(t, json.Number("12345678901234567890"), data.Extras["big"])
-
-	t.Run("missing object", func(t *testing.T) {
-		_, err := l.LoadContext(context.Background(), pipes.Params{"bucket": bucket, "key": "nope.json"})
-		require.ErrorIs(t, err, pipes.ErrInvalidContext)
-		require.ErrorIs(t, err, storage.ErrObjectNotExist)
-		assert.Contains(t, err.Error(), "gs://"+bucket+"/nope.json")
-	})
-	t.Run("missing bucket", func(t *testing.T) {
-		_, err := l.LoadContext(context.Background(), pipes.Params{"bucket": bucket + "-nope", "key": "k/context.json"})
-		require.ErrorIs(t, err, pipes.ErrInvalidContext)
-		assert.Contains(t, err.Error(), "gs://"+bucket+"-nope/k/context.json")
-	})
-	t.Run("not JSON", func(t *testing.T) {
-		putObject(t, client, bucket, "bad.json", "{not json")
-		_, err := l.LoadContext(context.Background(), pipes.Params{"bucket": bucket, "key": "bad.json"})
-		require.ErrorIs(t, err, pipes.ErrInvalidContext)
-		assert.Contains(t, err.Error(), "gs://"+bucket+"/bad.json")
-	})
-	t.Run("param errors", func(t *testing.T) {
-		_, err := l.LoadContext(context.Background(), pipes.Params{"bucket": bucket})
-		require.ErrorIs(t, err, pipes.ErrInvalidParams)
-		assert.EqualError(t, err, "Invalid type for parameter `key` passed from orchestration side to `PipesGCSContextLoader`. Expected `<class 'str'>`, got `<class 'NoneType'>`.")
-		_, err = l.LoadContext(context.Background(), pipes.Params{"bucket": true, "key": "k"})
-		assert.EqualError(t, err, "Invalid type for parameter `bucket` passed from orchestration side to `PipesGCSContextLoader`. Expected `<class 'str'>`, got `<class 'bool'>`.")
-		_, err = gcspipes.ContextLoader{}.LoadContext(context.Background(), pipes.Params{"bucket": "b", "key": "k"})
-		require.ErrorIs(t, err, gcspipes.ErrNoClient)
-	})
 }
 
 // isUpload matches the requests that store an object (JSON API uploads).
@@ -415,49 +252,6 @@ func flushWithin(ch *pipes.BlobStoreChannel, d time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	return ch.Flush(ctx)
-}
-
-func TestFailedUploadsRetriedOnTicksAndClose(t *testing.T) {
-	client, bucket := newBucket(t)
-	proxy, faulty := proxied(t)
-	// Nine failed attempts, retried by the client, while ticks come and
-	// messages keep being written.
-	proxy.Inject(faultproxy.Rule{Match: isUpload, Status: http.StatusServiceUnavailable, Times: 9})
-	ch := openChannel(t, gcspipes.MessageWriter{Client: faulty, Options: pipes.BlobStoreOptions{Interval: 50 * time.Millisecond}},
-		pipes.Params{"bucket": bucket, "key_prefix": "t"})
-	const n = 2000
-	for i := range n {
-		require.NoError(t, ch.WriteMessage(msg(pipes.MethodReportCustomMessage, `{"payload":`+strconv.Itoa(i)+`}`)))
-		if i == n/2 {
-			require.Eventually(t, func() bool { return proxy.Injected() >= 6 }, 20*time.Second, 10*time.Millisecond)
-		}
-	}
-	require.NoError(t, ch.WriteMessage(msg(pipes.MethodClosed, `{}`)))
-	require.NoError(t, ch.Close())
-	require.Equal(t, 9, proxy.Injected())
-
-	msgs := lines(t, chunks(t, client, bucket, "t"))
-	require.Len(t, msgs, n+1)
-	for i, m := range msgs[:n] {
-		require.Equal(t, float64(i), m["params"].(map[string]any)["payload"])
-	}
-	require.Equal(t, "closed", msgs[n]["method"])
-}
-
-func TestCloseReportsUndeliveredMessages(t *testing.T) {
-	client, bucket := newBucket(t)
-	proxy, faulty := proxied(t)
-	proxy.Inject(faultproxy.Rule{Match: isUpload, Status: http.StatusInternalServerError, Times: -1})
-	ch := openChannel(t, gcspipes.MessageWriter{Client: faulty, Options: pipes.BlobStoreOptions{
-		Interval: time.Hour, FinalAttempts: 2, CloseTimeout: 500 * time.Millisecond,
-	}}, pipes.Params{"bucket": bucket, "key_prefix": "down"})
-	require.NoError(t, ch.WriteMessage(msg(pipes.MethodClosed, `{}`)))
-	err := ch.Close()
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "gs://"+bucket+"/down/1.json")
-	assert.Contains(t, err.Error(), "not delivered")
-	assert.Empty(t, listObjects(t, client, bucket, "down"))
-	assert.Greater(t, proxy.Injected(), 1, "the client retried")
 }
 
 // A missing bucket is no error at Open (nothing is looked up), but Close

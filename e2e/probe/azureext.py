@@ -22,11 +22,12 @@ azure-storage-blob sends an API version newer than Azurite knows.
 """
 
 from azure.storage.blob import BlobServiceClient
-from dagster import PipesSubprocessClient
 from dagster_azure.pipes import (
     PipesAzureBlobStorageContextInjector,
     PipesAzureBlobStorageMessageReader,
 )
+
+import storeext
 
 
 def run_external(context, req, probe):
@@ -40,31 +41,19 @@ def run_external(context, req, probe):
         or env["AZURE_STORAGE_CONNECTION_STRING"]
     )
 
-    kind = req.get("injector") or "tempfile"
-    if kind == "azure":
-        injector = probe._recording(PipesAzureBlobStorageContextInjector)(
+    def make_injector(arg):
+        if arg:
+            raise ValueError(f"unknown Azure injector option {arg!r}")
+        return probe._recording(PipesAzureBlobStorageContextInjector)(
             container=container, client=client
         )
-    else:
-        injector = probe.INJECTORS[kind]()
 
-    kind, _, arg = (req.get("reader") or "tempfile").partition(":")
-    if kind == "azure":
-        if arg not in ("", "stdio"):
-            raise ValueError(f"unknown Azure reader option {arg!r}")
-        reader = probe._recording_reader(PipesAzureBlobStorageMessageReader)(
+    def make_reader(include_stdio):
+        return probe._recording_reader(PipesAzureBlobStorageMessageReader)(
             container=container,
             client=client,
             interval=interval,
-            include_stdio_in_messages=arg == "stdio",
+            include_stdio_in_messages=include_stdio,
         )
-    elif kind == "tempfile":
-        reader = probe._make_reader(kind)
-    else:
-        raise ValueError(f"reader {kind!r} is not supported with Azure (use azure or tempfile)")
 
-    pipes_client = PipesSubprocessClient(context_injector=injector, message_reader=reader)
-    invocation = pipes_client.run(
-        context=context, command=req["command"], env=env, extras=req.get("extras")
-    )
-    yield from invocation.get_results()
+    yield from storeext.run_store(context, req, probe, "azure", "Azure", make_injector, make_reader)

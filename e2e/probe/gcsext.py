@@ -22,10 +22,11 @@ The same env reaches the launched program (PipesSubprocessClient adds it to its 
 the Go job's storage client finds the same server.
 """
 
-from dagster import PipesSubprocessClient
 from dagster_gcp.pipes import PipesGCSContextInjector, PipesGCSMessageReader
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
+
+import storeext
 
 
 def _client(env):
@@ -47,28 +48,14 @@ def run_external(context, req, probe):
     interval = float(env.get("PIPES_E2E_GCS_INTERVAL", "1"))
     client = _client(env)
 
-    kind, _, arg = (req.get("injector") or "tempfile").partition(":")
-    if kind == "gcs":
-        injector = probe._recording(PipesGCSContextInjector)(
+    def make_injector(arg):
+        return probe._recording(PipesGCSContextInjector)(
             bucket=bucket, client=client, key_prefix=arg or None
         )
-    else:
-        injector = probe.INJECTORS[kind]()
 
-    kind, _, arg = (req.get("reader") or "tempfile").partition(":")
-    if kind == "gcs":
-        if arg not in ("", "stdio"):
-            raise ValueError(f"unknown GCS reader option {arg!r}")
-        reader = probe._recording_reader(PipesGCSMessageReader)(
-            bucket=bucket, client=client, interval=interval, include_stdio_in_messages=arg == "stdio"
+    def make_reader(include_stdio):
+        return probe._recording_reader(PipesGCSMessageReader)(
+            bucket=bucket, client=client, interval=interval, include_stdio_in_messages=include_stdio
         )
-    elif kind == "tempfile":
-        reader = probe._make_reader(kind)
-    else:
-        raise ValueError(f"reader {kind!r} is not supported with GCS (use gcs or tempfile)")
 
-    pipes_client = PipesSubprocessClient(context_injector=injector, message_reader=reader)
-    invocation = pipes_client.run(
-        context=context, command=req["command"], env=env, extras=req.get("extras")
-    )
-    yield from invocation.get_results()
+    yield from storeext.run_store(context, req, probe, "gcs", "GCS", make_injector, make_reader)

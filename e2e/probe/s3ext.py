@@ -24,8 +24,9 @@ What Dagster's message handler prints for `log_external_stream` is in the answer
 
 import boto3
 from botocore.config import Config
-from dagster import PipesSubprocessClient
 from dagster_aws.pipes import PipesS3ContextInjector, PipesS3MessageReader
+
+import storeext
 
 
 def _client(env):
@@ -47,28 +48,14 @@ def run_external(context, req, probe):
     interval = float(env.get("PIPES_E2E_S3_INTERVAL", "1"))
     client = _client(env)
 
-    kind, _, arg = (req.get("injector") or "tempfile").partition(":")
-    if kind == "s3":
-        injector = probe._recording(PipesS3ContextInjector)(
+    def make_injector(arg):
+        return probe._recording(PipesS3ContextInjector)(
             bucket=bucket, client=client, key_prefix=arg or None
         )
-    else:
-        injector = probe.INJECTORS[kind]()
 
-    kind, _, arg = (req.get("reader") or "tempfile").partition(":")
-    if kind == "s3":
-        if arg not in ("", "stdio"):
-            raise ValueError(f"unknown S3 reader option {arg!r}")
-        reader = probe._recording_reader(PipesS3MessageReader)(
-            bucket=bucket, client=client, interval=interval, include_stdio_in_messages=arg == "stdio"
+    def make_reader(include_stdio):
+        return probe._recording_reader(PipesS3MessageReader)(
+            bucket=bucket, client=client, interval=interval, include_stdio_in_messages=include_stdio
         )
-    elif kind == "tempfile":
-        reader = probe._make_reader(kind)
-    else:
-        raise ValueError(f"reader {kind!r} is not supported with S3 (use s3 or tempfile)")
 
-    pipes_client = PipesSubprocessClient(context_injector=injector, message_reader=reader)
-    invocation = pipes_client.run(
-        context=context, command=req["command"], env=env, extras=req.get("extras")
-    )
-    yield from invocation.get_results()
+    yield from storeext.run_store(context, req, probe, "s3", "S3", make_injector, make_reader)

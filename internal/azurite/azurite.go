@@ -27,22 +27,18 @@
 package azurite
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/dagster-pipes-go/pipes/internal/moto"
+	"github.com/dagster-pipes-go/pipes/internal/testserver"
 )
 
 // The emulator's well-known development account. The key is published in
@@ -78,10 +74,7 @@ type Server struct {
 	// Port is the port it listens on, on 127.0.0.1.
 	Port int
 
-	cmd    *exec.Cmd
-	output *lockedBuffer
-	exited chan struct{}
-	once   sync.Once
+	proc *testserver.Process
 }
 
 // Start launches an emulator for the test and stops it when the test and
@@ -89,18 +82,7 @@ type Server struct {
 // installed (fails instead when PIPES_E2E=1).
 func Start(t testing.TB) *Server {
 	t.Helper()
-	srv, err := Launch()
-	if err != nil {
-		skipOrFail(t, err)
-	}
-	t.Cleanup(srv.Stop)
-	return srv
-}
-
-var shared struct {
-	mu  sync.Mutex
-	srv *Server
-	err error
+	return kind.Start(t)
 }
 
 // Shared returns an emulator shared by all the tests of the test binary,
@@ -109,41 +91,20 @@ var shared struct {
 // the test process on Linux.
 func Shared(t testing.TB) *Server {
 	t.Helper()
-	shared.mu.Lock()
-	defer shared.mu.Unlock()
-	if shared.srv == nil && shared.err == nil {
-		shared.srv, shared.err = Launch()
-	}
-	if shared.err != nil {
-		skipOrFail(t, shared.err)
-	}
-	return shared.srv
+	return kind.Shared(t)
 }
 
 // RunTests runs the tests of m and then stops the emulator started by
 // [Shared], if any: func TestMain(m *testing.M) { os.Exit(azurite.RunTests(m)) }.
-func RunTests(m *testing.M) int {
-	code := m.Run()
-	StopShared()
-	return code
-}
+func RunTests(m *testing.M) int { return kind.RunTests(m) }
 
 // StopShared stops the emulator started by [Shared], if any, for a
 // TestMain that does more than [RunTests].
-func StopShared() {
-	shared.mu.Lock()
-	defer shared.mu.Unlock()
-	if shared.srv != nil {
-		shared.srv.Stop()
-	}
-}
+func StopShared() { kind.StopShared() }
 
-func skipOrFail(t testing.TB, err error) {
-	t.Helper()
-	if errors.Is(err, ErrUnavailable) && os.Getenv("PIPES_E2E") != "1" {
-		t.Skipf("%v (run scripts/test.sh, or npm install --prefix .cache/azurite azurite@%s, or set %s; set PIPES_E2E=1 to make this a failure)", err, Version, BinaryEnvVar)
-	}
-	t.Fatalf("azurite: %v", err)
+var kind = &testserver.Kind[*Server]{
+	Name: "azurite", Launch: Launch, Unavailable: ErrUnavailable,
+	Hint: "run scripts/test.sh, or npm install --prefix .cache/azurite azurite@" + Version + ", or set " + BinaryEnvVar,
 }
 
 // Binary returns the azurite-blob program to run: $PIPES_AZURITE, else
@@ -170,33 +131,11 @@ func Launch() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	var lastErr error
-	// The free port can be taken between our probe and Azurite's bind:
-	// try a few ports.
-	for range 3 {
-		srv, err := launchOn(bin)
-		if err == nil {
-			return srv, nil
-		}
-		lastErr = err
-		if errors.Is(err, ErrUnavailable) {
-			break
-		}
-	}
-	return nil, lastErr
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return testserver.Launch(ErrUnavailable, func() (*Server, error) { return launchOn(bin) })
 }
 
 func launchOn(bin string) (*Server, error) {
-	port, err := freePort()
+	port, err := testserver.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -210,72 +149,30 @@ func launchOn(bin string) (*Server, error) {
 	// Nothing is persisted in memory mode; a neutral working directory
 	// keeps any stray file out of the repository.
 	cmd.Dir = os.TempDir()
-	out := &lockedBuffer{}
-	cmd.Stdout = out
-	cmd.Stderr = out
-	setDeathSignal(cmd)
-	if err := cmd.Start(); err != nil {
+	proc, err := testserver.Start(cmd)
+	if err != nil {
 		return nil, fmt.Errorf("%w: cannot run %s: %v", ErrUnavailable, bin, err)
 	}
-	srv := &Server{
-		Endpoint: "http://127.0.0.1:" + strconv.Itoa(port) + "/" + AccountName,
-		Port:     port,
-		cmd:      cmd,
-		output:   out,
-		exited:   make(chan struct{}),
-	}
-	go func() {
-		_ = cmd.Wait()
-		close(srv.exited)
-	}()
-	if err := srv.waitReady(bin); err != nil {
+	srv := &Server{Endpoint: "http://127.0.0.1:" + strconv.Itoa(port) + "/" + AccountName, Port: port, proc: proc}
+	// Any HTTP answer (403 for an unsigned request) means it listens.
+	if err := proc.WaitReady(srv.Endpoint+"?comp=list", startTimeout); err != nil {
 		srv.Stop()
-		return nil, err
+		out := proc.Output()
+		if errors.Is(err, testserver.ErrExited) && (strings.Contains(out, "node: not found") || strings.Contains(out, "No such file")) {
+			return nil, fmt.Errorf("%w: %s cannot start: %s", ErrUnavailable, bin, strings.TrimSpace(out))
+		}
+		return nil, fmt.Errorf("azurite: %w", err)
 	}
 	return srv, nil
 }
 
-func (s *Server) waitReady(bin string) error {
-	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(startTimeout)
-	for time.Now().Before(deadline) {
-		select {
-		case <-s.exited:
-			out := s.output.String()
-			if strings.Contains(out, "node: not found") || strings.Contains(out, "No such file") {
-				return fmt.Errorf("%w: %s cannot start: %s", ErrUnavailable, bin, strings.TrimSpace(out))
-			}
-			return fmt.Errorf("azurite exited before answering: %s", out)
-		default:
-		}
-		// Any HTTP answer (403 for an unsigned request) means it listens.
-		resp, err := client.Get(s.Endpoint + "?comp=list")
-		if err == nil {
-			resp.Body.Close()
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("azurite did not answer on %s within %v: %s", s.Endpoint, startTimeout, s.output.String())
-}
-
 // Stop asks the emulator to exit (SIGTERM), kills it if it has not within
 // a few seconds, and waits for it. It may be called more than once.
-func (s *Server) Stop() {
-	s.once.Do(func() {
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-s.exited:
-		case <-time.After(stopTimeout):
-			_ = s.cmd.Process.Kill()
-			<-s.exited
-		}
-	})
-}
+func (s *Server) Stop() { s.proc.Stop(stopTimeout) }
 
 // Output returns what the emulator printed so far, for debugging a failed
 // test.
-func (s *Server) Output() string { return s.output.String() }
+func (s *Server) Output() string { return s.proc.Output() }
 
 // ConnectionString returns a connection string for the development
 // account on this emulator, with an explicit BlobEndpoint (the shorthand
@@ -295,27 +192,4 @@ func ConnectionString(blobEndpoint string) string {
 // as "KEY=value" strings for exec.Cmd.Env.
 func (s *Server) Env() []string {
 	return []string{"AZURE_STORAGE_CONNECTION_STRING=" + s.ConnectionString()}
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	// Keep the tail only.
-	if b.buf.Len() > 1<<20 {
-		tail := append([]byte(nil), b.buf.Bytes()[b.buf.Len()-1<<19:]...)
-		b.buf.Reset()
-		b.buf.Write(tail)
-	}
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

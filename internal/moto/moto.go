@@ -23,20 +23,19 @@
 package moto
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/dagster-pipes-go/pipes/internal/testserver"
 )
 
 // Credentials and region the server accepts (moto accepts any); they are
@@ -58,10 +57,7 @@ type Server struct {
 	// Python is the interpreter that runs it.
 	Python string
 
-	cmd    *exec.Cmd
-	stderr *lockedBuffer
-	exited chan struct{}
-	once   sync.Once
+	proc *testserver.Process
 }
 
 // Start launches a moto server for the test and stops it when the test and
@@ -69,18 +65,7 @@ type Server struct {
 // available (fails instead when PIPES_E2E=1).
 func Start(t testing.TB) *Server {
 	t.Helper()
-	srv, err := Launch()
-	if err != nil {
-		skipOrFail(t, err)
-	}
-	t.Cleanup(srv.Stop)
-	return srv
-}
-
-var shared struct {
-	mu  sync.Mutex
-	srv *Server
-	err error
+	return kind.Start(t)
 }
 
 // Shared returns a server shared by all the tests of the test binary,
@@ -89,40 +74,21 @@ var shared struct {
 // server also dies with the test process on Linux.
 func Shared(t testing.TB) *Server {
 	t.Helper()
-	shared.mu.Lock()
-	defer shared.mu.Unlock()
-	if shared.srv == nil && shared.err == nil {
-		shared.srv, shared.err = Launch()
-	}
-	if shared.err != nil {
-		skipOrFail(t, shared.err)
-	}
-	return shared.srv
+	return kind.Shared(t)
 }
 
 // RunTests runs the tests of m and then stops the server started by
 // [Shared], if any. Use it as: func TestMain(m *testing.M) { os.Exit(moto.RunTests(m)) }.
-func RunTests(m *testing.M) int {
-	code := m.Run()
-	shared.mu.Lock()
-	if shared.srv != nil {
-		shared.srv.Stop()
-	}
-	shared.mu.Unlock()
-	return code
+func RunTests(m *testing.M) int { return kind.RunTests(m) }
+
+var kind = &testserver.Kind[*Server]{
+	Name: "moto", Launch: Launch, Unavailable: ErrUnavailable,
+	Hint: "run scripts/test.sh to create .venv with moto[server], or set PIPES_PYTHON",
 }
 
 // ErrUnavailable is wrapped by the error of [Launch] when there is no Python
 // interpreter with moto.
 var ErrUnavailable = errors.New("moto server unavailable")
-
-func skipOrFail(t testing.TB, err error) {
-	t.Helper()
-	if errors.Is(err, ErrUnavailable) && os.Getenv("PIPES_E2E") != "1" {
-		t.Skipf("%v (run scripts/test.sh to create .venv with moto[server], or set PIPES_PYTHON; set PIPES_E2E=1 to make this a failure)", err)
-	}
-	t.Fatalf("moto: %v", err)
-}
 
 // Python returns the interpreter to use: $PIPES_PYTHON, else
 // .venv/bin/python at the repository root.
@@ -176,84 +142,29 @@ func Launch() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	var lastErr error
-	// The free port can be taken between our probe and moto's bind: try a
-	// few ports.
-	for range 3 {
-		srv, err := launchOn(python)
-		if err == nil {
-			return srv, nil
-		}
-		lastErr = err
-		if errors.Is(err, ErrUnavailable) {
-			break
-		}
-	}
-	return nil, lastErr
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return testserver.Launch(ErrUnavailable, func() (*Server, error) { return launchOn(python) })
 }
 
 func launchOn(python string) (*Server, error) {
-	port, err := freePort()
+	port, err := testserver.FreePort()
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(python, "-m", "moto.server", "-H", "127.0.0.1", "-p", strconv.Itoa(port))
 	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1")
-	stderr := &lockedBuffer{}
-	cmd.Stdout = stderr
-	cmd.Stderr = stderr
-	setDeathSignal(cmd)
-	if err := cmd.Start(); err != nil {
+	proc, err := testserver.Start(cmd)
+	if err != nil {
 		return nil, fmt.Errorf("%w: cannot run %s: %v", ErrUnavailable, python, err)
 	}
-	srv := &Server{
-		Endpoint: "http://127.0.0.1:" + strconv.Itoa(port),
-		Python:   python,
-		cmd:      cmd,
-		stderr:   stderr,
-		exited:   make(chan struct{}),
-	}
-	go func() {
-		_ = cmd.Wait()
-		close(srv.exited)
-	}()
-	if err := srv.waitReady(); err != nil {
+	srv := &Server{Endpoint: "http://127.0.0.1:" + strconv.Itoa(port), Python: python, proc: proc}
+	if err := proc.WaitReady(srv.Endpoint+"/moto-api/", startTimeout); err != nil {
 		srv.Stop()
-		return nil, err
+		if out := proc.Output(); errors.Is(err, testserver.ErrExited) && strings.Contains(out, "No module named") {
+			return nil, fmt.Errorf("%w: %s cannot import moto's server: %s", ErrUnavailable, python, lastLine(out))
+		}
+		return nil, fmt.Errorf("moto server: %w", err)
 	}
 	return srv, nil
-}
-
-func (s *Server) waitReady() error {
-	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(startTimeout)
-	for time.Now().Before(deadline) {
-		select {
-		case <-s.exited:
-			out := s.stderr.String()
-			if strings.Contains(out, "No module named") {
-				return fmt.Errorf("%w: %s cannot import moto's server: %s", ErrUnavailable, s.Python, lastLine(out))
-			}
-			return fmt.Errorf("moto server exited before answering: %s", out)
-		default:
-		}
-		resp, err := client.Get(s.Endpoint + "/moto-api/")
-		if err == nil {
-			resp.Body.Close()
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("moto server did not answer on %s within %v: %s", s.Endpoint, startTimeout, s.stderr.String())
 }
 
 func lastLine(s string) string {
@@ -267,15 +178,12 @@ func lastLine(s string) string {
 // Stop kills the server and waits for it to exit. It may be called more
 // than once.
 func (s *Server) Stop() {
-	s.once.Do(func() {
-		_ = s.cmd.Process.Kill()
-		<-s.exited
-	})
+	s.proc.Stop(0)
 }
 
 // Output returns what the server printed so far (its request log), for
 // debugging a failed test.
-func (s *Server) Output() string { return s.stderr.String() }
+func (s *Server) Output() string { return s.proc.Output() }
 
 // Reset empties the server: every bucket and object is removed.
 func (s *Server) Reset(t testing.TB) {
@@ -321,27 +229,4 @@ func (s *Server) CreateBucket(t testing.TB, name string) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("moto: create bucket %q: %s", name, resp.Status)
 	}
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	// Keep the tail only: moto logs every request.
-	if b.buf.Len() > 1<<20 {
-		tail := append([]byte(nil), b.buf.Bytes()[b.buf.Len()-1<<19:]...)
-		b.buf.Reset()
-		b.buf.Write(tail)
-	}
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

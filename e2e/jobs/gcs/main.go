@@ -1,23 +1,7 @@
 // Command gcs is the e2e job of the GCS tests (e2e/gcs_test.go): Dagster's
 // PipesGCSContextInjector and PipesGCSMessageReader (dagster-gcp), on
 // fake-gcs-server, exchange the Pipes traffic with it through gcspipes.
-//
-// Flags choose its side of each channel, so that it can be paired with
-// Dagster's other injectors and readers:
-//
-//	-context  gcs (gcspipes.ContextLoader) or default (file or env params)
-//	-messages gcs (gcspipes.MessageWriter) or default (temp-file messages)
-//	-upload-interval  how often the GCS writer uploads a chunk
-//
-// The argument is the mode:
-//
-//	report  (default) logs, custom messages spread over several upload
-//	        intervals (so over several chunks), a materialization with
-//	        metadata and an asset check; the first custom message is what
-//	        the job read from the context
-//	fail    logs, sends a custom message, then fails with a wrapped error
-//	stdio   prints to stdout and stderr, and has a child process print too,
-//	        then materializes
+// Its flags and modes are those of e2e/internal/storejob, with the name gcs.
 //
 // The storage client comes from the environment: STORAGE_EMULATOR_HOST,
 // which the test passes to Dagster, which passes it on.
@@ -25,155 +9,39 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
-	"os"
-	"os/exec"
 	"time"
 
 	"github.com/dagster-pipes-go/pipes"
+	"github.com/dagster-pipes-go/pipes/e2e/internal/storejob"
 	"github.com/dagster-pipes-go/pipes/gcspipes"
 )
 
 func main() {
-	contextSide := flag.String("context", "gcs", "context loader: gcs or default")
-	messagesSide := flag.String("messages", "gcs", "message writer: gcs or default")
-	interval := flag.Duration("upload-interval", 200*time.Millisecond, "GCS chunk upload interval")
-	flag.Parse()
-	mode := "report"
-	if flag.NArg() > 0 {
-		mode = flag.Arg(0)
-	}
-
-	ctx := context.Background()
-	client, err := gcspipes.NewClientFromEnv(ctx)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "gcs job:", err)
-		os.Exit(2)
-	}
-	defer client.Close()
-	var opts []pipes.Option
-	switch *contextSide {
-	case "gcs":
-		opts = append(opts, pipes.WithContextLoader(gcspipes.ContextLoader{Client: client}))
-	case "default":
-	default:
-		fmt.Fprintln(os.Stderr, "gcs job: bad -context", *contextSide)
-		os.Exit(2)
-	}
-	switch *messagesSide {
-	case "gcs":
-		opts = append(opts, pipes.WithMessageWriter(gcspipes.MessageWriter{
-			Client: client, Options: pipes.BlobStoreOptions{Interval: *interval}}))
-	case "default":
-	default:
-		fmt.Fprintln(os.Stderr, "gcs job: bad -messages", *messagesSide)
-		os.Exit(2)
-	}
-
-	jobs := map[string]func(context.Context, *pipes.Context) error{
-		"report": report(*interval),
-		"fail":   fail,
-		"stdio":  stdio,
-	}
-	job, ok := jobs[mode]
-	if !ok {
-		fmt.Fprintln(os.Stderr, "gcs job: unknown mode", mode)
-		os.Exit(2)
-	}
-	if err := pipes.Run(ctx, job, opts...); err != nil {
-		fmt.Fprintln(os.Stderr, "gcs job failed:", err)
-		os.Exit(1)
-	}
-}
-
-// seen is what the job read from the context, for comparison with what
-// Dagster injected.
-func seen(p *pipes.Context) map[string]any {
-	keys, _ := p.AssetKeys()
-	return map[string]any{
-		"run_id":       p.RunID(),
-		"job_name":     p.JobName(),
-		"retry_number": p.RetryNumber(),
-		"asset_keys":   keys,
-		"extras":       p.Extras(),
-	}
-}
-
-// Batches of the report mode, each sent in its own upload interval.
-const (
-	batches  = 4
-	perBatch = 50
-)
-
-func report(interval time.Duration) func(context.Context, *pipes.Context) error {
-	return func(ctx context.Context, p *pipes.Context) error {
-		if err := p.ReportCustomMessage(seen(p)); err != nil {
-			return err
+	storejob.Main("gcs", fail, func(ctx context.Context) (storejob.Backend, error) {
+		client, err := gcspipes.NewClientFromEnv(ctx)
+		if err != nil {
+			return storejob.Backend{}, err
 		}
-		log := p.Log()
-		log.Debug("debug over gcs")
-		log.Info("info over gcs", "n", 1)
-		log.Warn("warning over gcs")
-		log.Error("error over gcs")
-		log.Log(ctx, pipes.LevelCritical, "critical over gcs")
-		for b := range batches {
-			for i := range perBatch {
-				if err := p.ReportCustomMessage(map[string]any{"batch": b, "i": i, "text": "ünïcödé ✓"}); err != nil {
-					return err
-				}
-			}
-			log.Info(fmt.Sprintf("batch %d sent", b))
-			time.Sleep(interval + interval/2) // the next batch goes in a later chunk
-		}
-		if err := p.ReportAssetMaterialization(pipes.Materialization{
-			DataVersion: "dv-gcs",
-			Metadata: pipes.Metadata{
-				"text":   pipes.Text("through gcs"),
-				"int":    pipes.Int(42),
-				"float":  pipes.Float(2.5),
-				"bool":   pipes.Bool(true),
-				"url":    pipes.URL("https://example.com/gcs"),
-				"path":   pipes.Path("/data/out.parquet"),
-				"json":   pipes.JSON(map[string]any{"k": []any{1, "two", nil}}),
-				"md":     pipes.Markdown("# title"),
-				"inferd": 7,
-				"null":   pipes.Null(),
+		return storejob.Backend{
+			Loader: gcspipes.ContextLoader{Client: client},
+			Writer: func(interval time.Duration) pipes.MessageWriter {
+				return gcspipes.MessageWriter{Client: client, Options: pipes.BlobStoreOptions{Interval: interval}}
 			},
-		}); err != nil {
-			return err
-		}
-		return p.ReportAssetCheck(pipes.AssetCheck{
-			CheckName: "gcs_check", Passed: false, Severity: pipes.SeverityWarn,
-			Metadata: pipes.Metadata{"reason": pipes.Text("checked over gcs"), "rows": 3},
-		})
-	}
+			Close: func() { _ = client.Close() },
+		}, nil
+	})
 }
 
 type jobError struct{ code int }
 
 func (e *jobError) Error() string { return fmt.Sprintf("gcs job error %d", e.code) }
 
+// fail logs, sends a custom message, then fails with a wrapped error.
 func fail(ctx context.Context, p *pipes.Context) error {
 	p.Log().Info("failing over gcs")
 	if err := p.ReportCustomMessage("before failure"); err != nil {
 		return err
 	}
 	return fmt.Errorf("gcs step failed: %w", pipes.WithStack(&jobError{code: 5}))
-}
-
-func stdio(ctx context.Context, p *pipes.Context) error {
-	fmt.Println("go stdout line 1")
-	fmt.Fprintln(os.Stderr, "go stderr line ✓")
-	fmt.Println("go stdout line 2 ünïcödé")
-	// A child process writes to the same descriptors: captured too.
-	cmd := exec.CommandContext(ctx, "sh", "-c", "echo child stdout; echo child stderr >&2")
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return errors.Join(errors.New("child process"), err)
-	}
-	return p.ReportAssetMaterialization(pipes.Materialization{
-		Metadata: pipes.Metadata{"printed": pipes.Bool(true)},
-	})
 }
