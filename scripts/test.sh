@@ -150,6 +150,10 @@ step "go test -race (every module of go.work)"
 # shellcheck disable=SC2086
 go test -json -race -count=1 -p 2 ${GO_TEST_FLAGS:-} "$all" | go run ./internal/testprogress
 
+step "allocation budgets (without the race detector, which changes allocation counts)"
+# bench_allocs_test.go is built only without -race: run it on its own.
+go test -count=1 -run '^TestAllocBudgets$' -v . | grep -E '^(=== RUN|--- |ok|FAIL|PASS)'
+
 step "benchmarks (one iteration each, short mode: seconds; bench/compare without blob stores)"
 go test -short -run '^$' -bench . -benchtime 1x "$all"
 
