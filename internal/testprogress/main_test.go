@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -16,11 +17,16 @@ import (
 // goTestJSON runs the real go test -json on testdata/sample, whose results
 // are known: in sample, TestPass passes, TestFail fails in its subtest
 // "broken", TestSkip skips; in sample/slow, TestScenario/quickstart takes
-// 300ms.
+// 300ms. The sample's go.mod is kept as go.mod.txt, so that the tree is not
+// a module of its own inside the repository (go vet ./... and the workspace
+// would trip on it); it is copied to a temporary directory to run.
 func goTestJSON(t *testing.T) []byte {
 	t.Helper()
+	dir := t.TempDir()
+	require.NoError(t, os.CopyFS(dir, os.DirFS("testdata/sample")))
+	require.NoError(t, os.Rename(filepath.Join(dir, "go.mod.txt"), filepath.Join(dir, "go.mod")))
 	cmd := exec.Command("go", "test", "-json", "-count=1", "./...")
-	cmd.Dir = "testdata/sample"
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=")
 	out, err := cmd.Output()
 	var exit *exec.ExitError
@@ -136,6 +142,6 @@ func TestStillRunning(t *testing.T) {
 }
 
 func TestModulePrefix(t *testing.T) {
-	assert.Equal(t, "example.com/sample/", modulePrefix("testdata/sample/go.mod"))
+	assert.Equal(t, "example.com/sample/", modulePrefix("testdata/sample/go.mod.txt"))
 	assert.Equal(t, "", modulePrefix("testdata/none/go.mod"))
 }
