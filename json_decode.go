@@ -304,29 +304,15 @@ func contextDataFast(raw []byte) (*ContextData, bool) {
 			if v == nil {
 				continue
 			}
-			m, ok := v.(map[string]any)
-			if !ok {
+			if data.CodeVersionByAssetKey, ok = mapOf(v, optionalString); !ok {
 				return nil, false
-			}
-			data.CodeVersionByAssetKey = make(map[string]*string, len(m))
-			for mk, mv := range m {
-				if data.CodeVersionByAssetKey[mk], ok = optionalString(mv); !ok {
-					return nil, false
-				}
 			}
 		case "provenance_by_asset_key":
 			if v == nil {
 				continue
 			}
-			m, ok := v.(map[string]any)
-			if !ok {
+			if data.ProvenanceByAssetKey, ok = mapOf(v, provenanceFast); !ok {
 				return nil, false
-			}
-			data.ProvenanceByAssetKey = make(map[string]*DataProvenance, len(m))
-			for mk, mv := range m {
-				if data.ProvenanceByAssetKey[mk], ok = provenanceFast(mv); !ok {
-					return nil, false
-				}
 			}
 		case "partition_key":
 			if data.PartitionKey, ok = optionalString(v); !ok {
@@ -485,4 +471,20 @@ func provenanceFast(v any) (*DataProvenance, bool) {
 		}
 	}
 	return p, true
+}
+
+// mapOf converts a decoded JSON object whose values conv accepts; false if v
+// is not an object or conv refuses a value.
+func mapOf[T any](v any, conv func(any) (T, bool)) (map[string]T, bool) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, false
+	}
+	out := make(map[string]T, len(m))
+	for k, e := range m {
+		if out[k], ok = conv(e); !ok {
+			return nil, false
+		}
+	}
+	return out, true
 }
