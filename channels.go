@@ -75,6 +75,12 @@ func (c *FileChannel) startLine() []byte {
 // holds c.mu and has checked that c.f is open.
 func (c *FileChannel) writeLine(method Method) error {
 	n, err := c.write(c.line)
+	return c.lineWritten(method, n, err)
+}
+
+// lineWritten handles the result of writing c.line: n bytes written, then
+// err.
+func (c *FileChannel) lineWritten(method Method, n int, err error) error {
 	if err != nil && n > 0 {
 		// A short write (the disk full for a moment) left part of the
 		// line: cut it off, or the next message would be glued to it and

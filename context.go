@@ -34,6 +34,10 @@ type Context struct {
 	drained      chan struct{} // closed when inflight drops to 0 after Close
 	materialized map[string]struct{}
 
+	// file is channel when it is a FileChannel on a regular file, which
+	// logs take straight to write(2) (FileChannel.logFast); nil otherwise.
+	file *FileChannel
+
 	logger   *slog.Logger
 	logLevel slog.Leveler // WithLogLevel's threshold; nil sends every level
 }

@@ -4,10 +4,12 @@ package pipes
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -32,8 +34,12 @@ func init() {
 		lim.Cur = uint64(st.Size()) + 50
 		must(syscall.Setrlimit(syscall.RLIMIT_FSIZE, &lim))
 		fmt.Println(ch.writeLog("INFO", "a message longer than fifty bytes, so only part of it fits", "", nil))
+		// The same through a Context, whose logs take FileChannel.logFast.
+		p := &Context{data: &ContextData{}, channel: ch, file: ch}
+		fmt.Println(p.LogMessage(slog.LevelInfo, "a message longer than fifty bytes, so only part of it fits"))
 		must(syscall.Setrlimit(syscall.RLIMIT_FSIZE, &saved))
 		must(ch.writeLog("INFO", "after", "", nil))
+		must(p.LogMessage(slog.LevelInfo, "after, through the Context"))
 		must(ch.WriteMessage(Message{Method: MethodClosed, Params: []byte(`{}`)}))
 		must(ch.Close())
 	}
@@ -47,9 +53,33 @@ func TestFileChannelLogShortWrite(t *testing.T) {
 	cmd.Env = append(os.Environ(), childEnv+"=file-short-write-log", "PIPES_TEST_PATH="+path)
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
-	assert.Contains(t, string(out), "the log message was not written (50 of")
+	assert.Equal(t, 2, strings.Count(string(out), "the log message was not written (50 of"), "%s", out)
 	raw, err := os.ReadFile(path)
 	require.NoError(t, err)
 	msgs := parseMessages(t, raw)
-	assert.Equal(t, []string{"opened", "log", "closed"}, methods(msgs))
+	assert.Equal(t, []string{"opened", "log", "log", "closed"}, methods(msgs))
+}
+
+// finishLog completes a line after EINTR or a short write, and reports
+// any other error with nothing written.
+func TestFileChannelFinishLog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "messages")
+	ch, err := NewFileChannel(path)
+	require.NoError(t, err)
+	require.True(t, ch.raw)
+	line := `{"__dagster_pipes_version":"0.1","method":"log","params":{"message":"m","level":"INFO"}}` + "\n"
+
+	ch.line = []byte(line)
+	require.NoError(t, ch.finishLog(-1, syscall.EINTR), "EINTR before anything was written: the whole line")
+	_, err = ch.f.WriteString(line[:10])
+	require.NoError(t, err)
+	require.NoError(t, ch.finishLog(10, nil), "a short write: the rest of the line")
+	err = ch.finishLog(-1, syscall.ENOSPC)
+	require.ErrorIs(t, err, syscall.ENOSPC)
+	assert.Contains(t, err.Error(), "the log message was not written")
+	require.NoError(t, ch.Close())
+
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, line+line, string(raw))
 }

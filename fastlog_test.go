@@ -39,6 +39,8 @@ func TestFileChannelLogPathMatchesWriteMessage(t *testing.T) {
 	require.NoError(t, err)
 	_, isLogWriter := pf.channel.(logWriter)
 	require.True(t, isLogWriter, "the default file channel takes the in-place path")
+	assert.Equal(t, pf.channel.(*FileChannel).raw, pf.file != nil,
+		"a regular file written with write(2) takes FileChannel.logFast")
 	logEveryWay(t, pf)
 	require.NoError(t, pf.Close())
 

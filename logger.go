@@ -54,6 +54,9 @@ func (h *handler) Handle(_ context.Context, r slog.Record) error {
 	level := levelName(r.Level)
 	withTime := h.time && !r.Time.IsZero()
 	if r.NumAttrs() == 0 && !withTime {
+		if h.p.file != nil {
+			return h.p.file.logFast(h.p, level, r.Message, h.attrs, nil)
+		}
 		return logText(h.p, level, r.Message, h.attrs, nil)
 	}
 	// The record's attributes are formatted before the Context is locked:

@@ -247,6 +247,9 @@ func newContext(ctx context.Context, c *config) (*Context, error) {
 		return nil, errors.Join(err, failed.closeWith(NewException(err)))
 	}
 	p := &Context{data: data, channel: channel, materialized: map[string]struct{}{}}
+	if fc, ok := channel.(*FileChannel); ok && fc.raw {
+		p.file = fc
+	}
 	p.logLevel = c.logLevel
 	p.logger = slog.New(&handler{p: p, minLevel: c.logLevel, time: c.logTime})
 

@@ -15,3 +15,8 @@ func rawFD(*os.File) (int, bool) { return 0, false }
 func writeRaw(int, string, []byte) (int, error) {
 	return 0, errors.New("pipes: raw writes are Unix-only")
 }
+
+// logFast is never called outside Unix (Context.file is nil there).
+func (c *FileChannel) logFast(p *Context, level, msg, attrs string, extra []byte) error {
+	return logSlow(p, c, level, msg, attrs, extra)
+}

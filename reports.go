@@ -61,6 +61,9 @@ func (p *Context) LogMessage(level slog.Level, msg string) error {
 	if p.logLevel != nil && level < p.logLevel.Level() {
 		return nil
 	}
+	if p.file != nil {
+		return p.file.logFast(p, levelName(level), msg, "", nil)
+	}
 	return logText(p, levelName(level), msg, "", nil)
 }
 
@@ -280,20 +283,29 @@ func (p *Context) LogExternalStream(stream, text string, extras map[string]any) 
 // channel that can encode it in place under its own lock (a [FileChannel])
 // gets it that way: no params buffer, no copy, no lock of the Context's.
 func logText(p *Context, level, msg, attrs string, extra []byte) error {
+	if p.file != nil {
+		return p.file.logFast(p, level, msg, attrs, extra)
+	}
 	if p.noop {
 		return nil
 	}
 	if lw, ok := p.channel.(logWriter); ok {
-		if !p.acquire() {
-			return p.closedError()
-		}
-		err := lw.writeLog(level, msg, attrs, extra)
-		p.release()
-		return err
+		return logSlow(p, lw, level, msg, attrs, extra)
 	}
 	return p.emit(MethodLog, nil, func(dst []byte) ([]byte, error) {
 		return appendLogParams(dst, level, msg, attrs, extra), nil
 	})
+}
+
+// logSlow writes a log message through a logWriter, counted as a write in
+// flight so that Close waits for it.
+func logSlow(p *Context, lw logWriter, level, msg, attrs string, extra []byte) error {
+	if !p.acquire() {
+		return p.closedError()
+	}
+	err := lw.writeLog(level, msg, attrs, extra)
+	p.release()
+	return err
 }
 
 // Close sends the closed message and closes the channel. It is idempotent:
