@@ -39,13 +39,11 @@ type FileChannel struct {
 
 // NewFileChannel opens (creating it if needed) the file at path for appending.
 func NewFileChannel(path string) (*FileChannel, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, fd, raw, err := openAppend(path)
 	if err != nil {
 		return nil, wrapError(ErrInvalidParams, err, "cannot open the messages file Dagster named (%s)", path)
 	}
-	c := &FileChannel{f: f}
-	c.fd, c.raw = rawFD(f)
-	return c, nil
+	return &FileChannel{f: f, fd: fd, raw: raw}, nil
 }
 
 // WriteMessage implements [MessageWriterChannel].
@@ -71,7 +69,7 @@ func (c *FileChannel) startLine() []byte {
 }
 
 // writeLine writes c.line, one whole message with its newline, in one
-// write call (write(2) itself on a regular file, see rawFD). The caller
+// write call (write(2) itself on a regular file, see openAppend). The caller
 // holds c.mu and has checked that c.f is open.
 func (c *FileChannel) writeLine(method Method) error {
 	n, err := c.write(c.line)

@@ -3,8 +3,8 @@ package pipes
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,7 +41,9 @@ func (l DefaultContextLoader) LoadContext(_ context.Context, params Params) (*Co
 		if err != nil {
 			return nil, err
 		}
-		return loadContextFile(path, l.MaxSize, databricksHint("WithContextLoader", "DBFSContextLoader", "VolumesContextLoader"))
+		return loadContextFile(path, l.MaxSize, func() string {
+			return databricksHint("WithContextLoader", "DBFSContextLoader", "VolumesContextLoader")
+		})
 	}
 	if v, ok := params[ContextDataKey]; ok {
 		if _, isObject := v.(map[string]any); !isObject {
@@ -63,20 +65,21 @@ func (l DefaultContextLoader) LoadContext(_ context.Context, params Params) (*Co
 
 // loadContextFile reads and parses a context file of at most maxSize
 // bytes (0 means MaxContextSize): the path comes from outside, and a
-// context is a few kilobytes. hint is added to the error when the file
-// cannot be opened.
-func loadContextFile(path string, maxSize int64, hint string) (*ContextData, error) {
+// context is a few kilobytes. hint, if not nil, makes the text added to
+// the error when the file cannot be opened (only then: fmt's first use
+// costs a small job's start-up about 10 page faults).
+func loadContextFile(path string, maxSize int64, hint func() string) (*ContextData, error) {
 	if maxSize <= 0 {
 		maxSize = MaxContextSize
 	}
-	f, err := os.Open(path)
+	raw, err := readFileLimit(path, maxSize)
 	if err != nil {
-		return nil, wrapError(ErrInvalidContext, err, "cannot read the context file Dagster named (%s)%s", path, hint)
-	}
-	defer f.Close()
-	raw, err := io.ReadAll(io.LimitReader(f, maxSize+1))
-	if err != nil {
-		return nil, wrapError(ErrInvalidContext, err, "cannot read the context file Dagster named (%s)", path)
+		h := ""
+		var pe *os.PathError
+		if hint != nil && errors.As(err, &pe) && pe.Op == "open" {
+			h = hint()
+		}
+		return nil, wrapError(ErrInvalidContext, err, "cannot read the context file Dagster named (%s)%s", path, h)
 	}
 	if int64(len(raw)) > maxSize {
 		return nil, newError(ErrInvalidContext, "the context file Dagster named (%s) is larger than %d bytes: it is not a Pipes context (raise the loader's MaxSize if it is)", path, maxSize)
@@ -104,7 +107,7 @@ func (l DBFSContextLoader) LoadContext(_ context.Context, params Params) (*Conte
 	if err != nil {
 		return nil, err
 	}
-	return loadContextFile(dbfsLocalPath(l.Root, path), l.MaxSize, "")
+	return loadContextFile(dbfsLocalPath(l.Root, path), l.MaxSize, nil)
 }
 
 func dbfsLocalPath(root, path string) string {
@@ -127,5 +130,5 @@ func (l VolumesContextLoader) LoadContext(_ context.Context, params Params) (*Co
 	if err != nil {
 		return nil, err
 	}
-	return loadContextFile(path, l.MaxSize, "")
+	return loadContextFile(path, l.MaxSize, nil)
 }

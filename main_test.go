@@ -39,7 +39,7 @@ func runChild(name string) {
 			fmt.Println("job started")
 			time.Sleep(time.Hour)
 			return nil
-		})
+		}, WithSignalDelay(0)) // the test signals as soon as the job starts
 		fmt.Fprintln(os.Stderr, "Run returned:", err)
 		os.Exit(3)
 	}

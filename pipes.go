@@ -72,6 +72,9 @@ type config struct {
 	logTime    bool
 	signals    []os.Signal
 	signalsSet bool
+	// signalDelay is how long Run runs before it installs its signal
+	// handling (WithSignalDelay).
+	signalDelay time.Duration
 }
 
 // WithParamsLoader sets where the bootstrap values are read from; the
@@ -119,8 +122,31 @@ func WithoutSignalHandling() Option {
 	return func(c *config) { c.signals, c.signalsSet = nil, true }
 }
 
+// DefaultSignalDelay is how long [Run] runs before it installs its
+// handling of SIGINT and SIGTERM, unless [WithSignalDelay] says otherwise.
+//
+// Installing it is the costliest part of a small job's start-up: the first
+// signal.Notify of a process starts two threads and hands each signal to
+// one of them, and signal.Stop hands them back, about 0.3 ms in all on a
+// 2-core VM, more than opening the session. A job that ends within the
+// delay never pays for it; a longer one gets it installed while it runs.
+// A signal that arrives before then meets Go's default action (the process
+// ends, killed by the signal, without a closed message), as one that
+// arrives before Run is called, during the Go runtime's own start, does.
+const DefaultSignalDelay = time.Millisecond
+
+// WithSignalDelay sets how long [Run] runs (opening the session, then the
+// job) before it installs its signal handling; the default is
+// [DefaultSignalDelay]. With 0 the handling is in place before the job
+// starts, so that a signal at any moment of the job cancels its context,
+// for about 0.3 ms more start-up; a test that signals its job at once
+// wants that.
+func WithSignalDelay(d time.Duration) Option {
+	return func(c *config) { c.signalDelay = max(d, 0) }
+}
+
 func newConfig(opts []Option) *config {
-	c := &config{}
+	c := &config{signalDelay: DefaultSignalDelay}
 	for _, o := range opts {
 		if o != nil {
 			o(c)
@@ -305,7 +331,9 @@ func Set(p *Context) {
 //
 // On SIGINT or SIGTERM (see [WithSignals]) the job's ctx is cancelled with
 // a [*SignalError] as its cause, and the closed message is sent when job
-// returns, naming the signal. A second signal, for a job that does not stop,
+// returns, naming the signal. The handling is installed
+// [DefaultSignalDelay] after Run is called (see [WithSignalDelay]), so
+// that a short job does not pay for it. A second signal, for a job that does not stop,
 // sends the closed message at once and ends the process with status 128 +
 // the signal's number, as a shell reports a process killed by it.
 //
@@ -314,25 +342,32 @@ func Set(p *Context) {
 func Run(ctx context.Context, job func(ctx context.Context, p *Context) error, opts ...Option) error {
 	c := newConfig(opts)
 	var sigs chan os.Signal
-	var installed chan struct{}
+	var jobWaits chan struct{} // closed once the job may start
 	if len(c.signals) > 0 {
-		// The first signal.Notify of a process costs about a quarter of a
-		// millisecond (the runtime starts two threads and hands each signal
-		// to one of them), so it runs while the session opens rather than
-		// before. The job starts only once Notify has returned, so a signal
-		// that arrives while the job runs always cancels its ctx; one that
-		// arrives in the first moments of Run, before Notify has returned,
-		// meets Go's default action, as one that arrives just before Run
-		// is called does.
+		// signal.Notify and signal.Stop cost about 0.3 ms (see
+		// DefaultSignalDelay): after a delay, Notify runs while the job
+		// does, and a job that is done by then never pays for either.
+		// With no delay, Notify runs while the session opens, and the job
+		// starts once it has returned.
 		sigs = make(chan os.Signal, 2)
-		installed = make(chan struct{})
-		go func() {
+		installed := make(chan struct{})
+		install := func() {
 			defer close(installed)
-			signal.Notify(sigs, c.signals...)
-		}()
+			signalNotify(sigs, c.signals...)
+		}
+		var timer *time.Timer
+		if c.signalDelay > 0 {
+			timer = time.AfterFunc(c.signalDelay, install)
+		} else {
+			jobWaits = installed
+			go install()
+		}
 		defer func() {
+			if timer != nil && timer.Stop() {
+				return // never installed
+			}
 			<-installed
-			signal.Stop(sigs)
+			signalStop(sigs)
 		}()
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -343,8 +378,8 @@ func Run(ctx context.Context, job func(ctx context.Context, p *Context) error, o
 	if err != nil {
 		return err
 	}
-	if installed != nil {
-		<-installed
+	if jobWaits != nil {
+		<-jobWaits
 	}
 
 	// The job runs on its own goroutine, so that Run still closes when the
@@ -390,6 +425,10 @@ wait:
 	closeErr := p.closeWith(exceptionAt(jobErr, 0))
 	return errors.Join(jobErr, closeErr)
 }
+
+// signalNotify and signalStop are os/signal's, replaced by a test that
+// counts them.
+var signalNotify, signalStop = signal.Notify, signal.Stop
 
 // errGoexit is the job's error when it called runtime.Goexit.
 var errGoexit = errors.New("pipes: the job called runtime.Goexit (as t.Fatal and t.FailNow do) instead of returning")

@@ -4,14 +4,29 @@ package pipes
 
 import (
 	"errors"
+	"io"
 	"os"
 )
 
-// rawFD reports false: outside Unix a FileChannel always writes through
-// os.File.
-func rawFD(*os.File) (int, bool) { return 0, false }
+// openAppend opens path for appending; outside Unix a FileChannel always
+// writes through os.File (raw is false).
+func openAppend(path string) (f *os.File, fd int, raw bool, err error) {
+	f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	return f, 0, false, err
+}
 
-// writeRaw is never called outside Unix (rawFD reports false).
+// readFileLimit reads the file at path whole if it holds at most limit
+// bytes, and limit+1 bytes of it otherwise, so that the caller can tell.
+func readFileLimit(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, limit+1))
+}
+
+// writeRaw is never called outside Unix (openAppend reports no raw file).
 func writeRaw(int, string, []byte) (int, error) {
 	return 0, errors.New("pipes: raw writes are Unix-only")
 }

@@ -8,24 +8,76 @@ import (
 	"syscall"
 )
 
-// rawFD returns the descriptor of f if f is a regular file, which never
-// blocks and is not in the runtime's poller, so that it can be written
-// with write(2) directly; ok is false otherwise (a FIFO, a terminal).
-func rawFD(f *os.File) (fd int, ok bool) {
-	rc, err := f.SyscallConn()
+// openAppend opens path as os.OpenFile(path, O_WRONLY|O_APPEND|O_CREATE,
+// 0o644) does, but keeps the file out of the runtime's poller, which
+// os.OpenFile tries every file with: for a regular file that is eight
+// system calls more, and the poller's own creation, on a small job's
+// start-up. raw reports a regular file, which never blocks, so that it
+// can be written with write(2) directly; fd is then its descriptor.
+// Another kind of file (a FIFO) is written through os.File, blocking.
+func openAppend(path string) (f *os.File, fd int, raw bool, err error) {
+	for {
+		fd, err = syscall.Open(path, syscall.O_WRONLY|syscall.O_APPEND|syscall.O_CREAT|syscall.O_CLOEXEC, 0o644)
+		if err != syscall.EINTR {
+			break
+		}
+	}
 	if err != nil {
-		return 0, false
+		return nil, 0, false, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	return os.NewFile(uintptr(fd), path), fd, isRegular(fd), nil
+}
+
+// isRegular reports whether fd is a regular file.
+func isRegular(fd int) bool {
+	var st syscall.Stat_t
+	return syscall.Fstat(fd, &st) == nil && st.Mode&syscall.S_IFMT == syscall.S_IFREG
+}
+
+// readFileLimit reads the file at path whole if it holds at most limit
+// bytes, and limit+1 bytes of it otherwise, so that the caller can tell.
+// A regular file is read with read(2) directly, into a buffer of its size
+// (for the reason of openAppend); another kind of file through os.File.
+func readFileLimit(path string, limit int64) ([]byte, error) {
+	var fd int
+	var err error
+	for {
+		fd, err = syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
 	var st syscall.Stat_t
-	cerr := rc.Control(func(u uintptr) {
-		fd = int(u)
-		if syscall.Fstat(fd, &st) != nil || st.Mode&syscall.S_IFMT != syscall.S_IFREG {
-			ok = false
-			return
+	if syscall.Fstat(fd, &st) != nil || st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		f := os.NewFile(uintptr(fd), path)
+		defer f.Close()
+		return io.ReadAll(io.LimitReader(f, limit+1))
+	}
+	defer syscall.Close(fd)
+	// The size may be wrong (a file that grows, or a kernel file that
+	// reports 0): read until end of file or limit+1 bytes, whatever it said.
+	buf := make([]byte, 0, min(max(st.Size, 0), limit)+1)
+	for int64(len(buf)) <= limit {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
 		}
-		ok = true
-	})
-	return fd, ok && cerr == nil
+		want := buf[len(buf):min(int64(cap(buf)), limit+1)]
+		n, err := syscall.Read(fd, want)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &os.PathError{Op: "read", Path: path, Err: err}
+		}
+		buf = buf[:len(buf)+n]
+		if n < len(want) {
+			break // a short read of a regular file is its end
+		}
+	}
+	return buf, nil
 }
 
 // writeRaw writes b to the regular file fd with write(2), as os.File.Write

@@ -143,7 +143,7 @@ func TestRunPanicWithValue(t *testing.T) {
 
 func TestRunSignalCancelsJobAndStillCloses(t *testing.T) {
 	opts, read := runOpts(t, testData())
-	opts = append(opts, WithSignals(syscall.SIGUSR1))
+	opts = append(opts, WithSignals(syscall.SIGUSR1), WithSignalDelay(0))
 	started := make(chan struct{})
 	go func() {
 		<-started

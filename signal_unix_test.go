@@ -10,8 +10,10 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -24,7 +26,7 @@ import (
 // said "context canceled"; it names the signal.
 func TestRunSignalNamedInClosed(t *testing.T) {
 	opts, read := runOpts(t, testData())
-	opts = append(opts, WithSignals(syscall.SIGUSR1))
+	opts = append(opts, WithSignals(syscall.SIGUSR1), WithSignalDelay(0))
 	err := Run(context.Background(), func(ctx context.Context, p *Context) error {
 		_ = syscall.Kill(os.Getpid(), syscall.SIGUSR1)
 		<-ctx.Done()
@@ -81,4 +83,62 @@ func TestRunSecondSignalEndsProcess(t *testing.T) {
 			assert.Equal(t, fmt.Sprintf("pipes: job did not stop after signal %v and was ended by a second signal %v", sig, sig), exc["message"])
 		})
 	}
+}
+
+// With the default delay, the handling is installed while a job that runs
+// longer is running, and a signal then cancels its ctx.
+func TestRunSignalHandlingInstalledAfterDelay(t *testing.T) {
+	// The test's own Notify keeps SIGUSR1 from ending the test binary while
+	// Run's handling is not in place yet.
+	own := make(chan os.Signal, 1)
+	signal.Notify(own, syscall.SIGUSR1)
+	defer signal.Stop(own)
+	opts, read := runOpts(t, testData())
+	opts = append(opts, WithSignals(syscall.SIGUSR1))
+	start := time.Now()
+	err := Run(context.Background(), func(ctx context.Context, p *Context) error {
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		timeout := time.After(time.Minute)
+		for {
+			select {
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			case <-tick.C:
+				_ = syscall.Kill(os.Getpid(), syscall.SIGUSR1)
+			case <-timeout:
+				return errors.New("the signal handling was never installed")
+			}
+		}
+	}, opts...)
+	var se *SignalError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, syscall.SIGUSR1, se.Signal)
+	assert.GreaterOrEqual(t, time.Since(start), DefaultSignalDelay)
+	assert.Equal(t, "*pipes.SignalError", closedException(t, read())["name"])
+}
+
+// A job that ends within the delay never pays for os/signal: Run neither
+// installs nor removes its handling. With no delay it does both.
+func TestRunShortJobInstallsNoSignalHandling(t *testing.T) {
+	var notifies, stops atomic.Int32
+	savedNotify, savedStop := signalNotify, signalStop
+	t.Cleanup(func() { signalNotify, signalStop = savedNotify, savedStop })
+	signalNotify = func(c chan<- os.Signal, sig ...os.Signal) { notifies.Add(1); signal.Notify(c, sig...) }
+	signalStop = func(c chan<- os.Signal) { stops.Add(1); signal.Stop(c) }
+	quick := func(context.Context, *Context) error { return nil }
+
+	opts, _ := runOpts(t, testData())
+	require.NoError(t, Run(context.Background(), quick, append(opts, WithSignalDelay(time.Hour))...))
+	assert.Zero(t, notifies.Load())
+	assert.Zero(t, stops.Load())
+
+	opts, _ = runOpts(t, testData())
+	require.NoError(t, Run(context.Background(), quick, append(opts, WithSignalDelay(0))...))
+	assert.Equal(t, int32(1), notifies.Load())
+	assert.Equal(t, int32(1), stops.Load())
+
+	opts, _ = runOpts(t, testData())
+	require.NoError(t, Run(context.Background(), quick, append(opts, WithoutSignalHandling())...))
+	assert.Equal(t, int32(1), notifies.Load(), "no handling at all")
 }
