@@ -457,6 +457,9 @@ func TestAppendStringContentFastPath(t *testing.T) {
 		if got := appendStringContent(nil, []byte(s)); !bytes.Equal(got, want) {
 			t.Fatalf("bytes %q: got %q, want %q", s, got, want)
 		}
+		if got := appendStringContentFast([]byte("prefix"), s); !bytes.Equal(got, append([]byte("prefix"), want...)) {
+			t.Fatalf("log path %q: got %q, want prefix%q", s, got, want)
+		}
 	}
 	for i := range 256 { // every byte at every position of a 16-byte block
 		for pos := range 16 {

@@ -35,6 +35,9 @@ type FileChannel struct {
 	// write(2) directly: issue 16's log path.
 	fd  int
 	raw bool
+	// logLine is logFast's buffer, which keeps logLinePrefix at its start
+	// from one log message to the next.
+	logLine []byte
 }
 
 // NewFileChannel opens (creating it if needed) the file at path for appending.

@@ -56,19 +56,53 @@ func TestErrorMethodPanics(t *testing.T) {
 }
 
 // Regression (issue 10): runtime.Goexit in the job (what t.Fatal does)
-// skipped the close: no closed message.
+// skipped the close: no closed message. The job runs on the caller's
+// goroutine, which Goexit ends after the close, without Run returning;
+// Context.Run closes the same way.
 func TestRunJobGoexit(t *testing.T) {
-	opts, read := runOpts(t, testData())
-	err := Run(context.Background(), func(ctx context.Context, p *Context) error {
+	goexitJob := func(ctx context.Context, p *Context) error {
 		p.Log().Info("before")
 		runtime.Goexit()
 		return nil
-	}, opts...)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "runtime.Goexit")
-	msgs := read()
-	assert.Equal(t, []string{"opened", "log", "closed"}, methods(msgs))
-	assert.Contains(t, closedException(t, msgs)["message"], "runtime.Goexit")
+	}
+	for _, tc := range []struct {
+		name string
+		run  func(t *testing.T) func() []wireMessage
+	}{
+		{"Run", func(t *testing.T) func() []wireMessage {
+			opts, read := runOpts(t, testData())
+			// With the handling installed at once, Goexit also stops the
+			// signal watch (goleak checks that its goroutine ended).
+			returned := runOnOwnGoroutine(func() { _ = Run(context.Background(), goexitJob, append(opts, WithSignalDelay(0))...) })
+			assert.False(t, returned, "Run returned although the job called Goexit")
+			return read
+		}},
+		{"Context.Run", func(t *testing.T) func() []wireMessage {
+			p, read := newTestContext(t, testData())
+			returned := runOnOwnGoroutine(func() { _ = p.Run(context.Background(), goexitJob) })
+			assert.False(t, returned, "Context.Run returned although the job called Goexit")
+			return read
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			msgs := tc.run(t)()
+			assert.Equal(t, []string{"opened", "log", "closed"}, methods(msgs))
+			assert.Contains(t, closedException(t, msgs)["message"], "runtime.Goexit")
+		})
+	}
+}
+
+// runOnOwnGoroutine calls f on a new goroutine, waits for that goroutine to
+// end, and reports whether f returned (false: it called runtime.Goexit).
+func runOnOwnGoroutine(f func()) (returned bool) {
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		f()
+		returned = true
+	}()
+	<-ended
+	return returned
 }
 
 // Regression (issue 10): in Dagster a Go error's exception was named

@@ -69,12 +69,11 @@ func TestFileChannelFinishLog(t *testing.T) {
 	require.True(t, ch.raw)
 	line := `{"__dagster_pipes_version":"0.1","method":"log","params":{"message":"m","level":"INFO"}}` + "\n"
 
-	ch.line = []byte(line)
-	require.NoError(t, ch.finishLog(-1, syscall.EINTR), "EINTR before anything was written: the whole line")
+	require.NoError(t, ch.finishLog([]byte(line), -1, syscall.EINTR), "EINTR before anything was written: the whole line")
 	_, err = ch.f.WriteString(line[:10])
 	require.NoError(t, err)
-	require.NoError(t, ch.finishLog(10, nil), "a short write: the rest of the line")
-	err = ch.finishLog(-1, syscall.ENOSPC)
+	require.NoError(t, ch.finishLog([]byte(line), 10, nil), "a short write: the rest of the line")
+	err = ch.finishLog([]byte(line), -1, syscall.ENOSPC)
 	require.ErrorIs(t, err, syscall.ENOSPC)
 	assert.Contains(t, err.Error(), "the log message was not written")
 	require.NoError(t, ch.Close())

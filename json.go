@@ -2,6 +2,7 @@ package pipes
 
 import (
 	"encoding"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -529,6 +530,35 @@ func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	dst = appendStringContent(dst, s)
 	return append(dst, '"')
+}
+
+// appendStringContentFast is appendStringContent for a log message: the
+// plain ASCII blocks at its start are copied eight bytes at a time as they
+// are checked, in one pass, and only the rest goes through
+// appendStringContent.
+func appendStringContentFast(dst []byte, s string) []byte {
+	n := len(dst)
+	dst = slices.Grow(dst, len(s))
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if !plainASCII8(w) {
+			break
+		}
+		binary.LittleEndian.PutUint64(dst[n+i:n+i+8], w)
+	}
+	if len(s)-i < 8 {
+		// The tail: plain, it is copied as it is.
+		j := i
+		for j < len(s) && s[j] >= 0x20 && s[j] < utf8.RuneSelf && s[j] != '"' && s[j] != '\\' {
+			j++
+		}
+		if j == len(s) {
+			return append(dst[:n+i], s[i:]...)
+		}
+	}
+	return appendStringContent(dst[:n+i], s[i:])
 }
 
 // appendStringContent appends s escaped for the inside of a JSON string.

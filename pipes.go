@@ -325,95 +325,55 @@ func Set(p *Context) {
 // pipes:`. It opens the Context, calls job, and closes the Context: if job
 // returns an error or panics, the closed message carries it (see
 // [NewException]) and Run returns it (a panic as a [*PanicError]), so that
-// main can exit non-zero. The close does not depend on job returning
-// normally: a job that calls runtime.Goexit (as t.Fatal does) is reported
-// as failed.
+// main can exit non-zero.
+//
+// The job runs on the goroutine that called Run, as any function call
+// does. The close does not depend on job returning normally: a job that
+// calls runtime.Goexit (as t.Fatal does) is reported as failed, and the
+// goroutine then ends, as Goexit asks, without Run returning.
 //
 // On SIGINT or SIGTERM (see [WithSignals]) the job's ctx is cancelled with
 // a [*SignalError] as its cause, and the closed message is sent when job
 // returns, naming the signal. The handling is installed
 // [DefaultSignalDelay] after Run is called (see [WithSignalDelay]), so
-// that a short job does not pay for it. A second signal, for a job that does not stop,
-// sends the closed message at once and ends the process with status 128 +
-// the signal's number, as a shell reports a process killed by it.
+// that a short job does not pay for it. A second signal, for a job that
+// does not stop, sends the closed message at once and ends the process
+// with status 128 + the signal's number, as a shell reports a process
+// killed by it.
 //
 // Each call after the previous session closed is a session of its own (see
 // [Open]); for concurrent sessions use [New] and [Context.Run].
 func Run(ctx context.Context, job func(ctx context.Context, p *Context) error, opts ...Option) error {
 	c := newConfig(opts)
-	var sigs chan os.Signal
-	var jobWaits chan struct{} // closed once the job may start
-	if len(c.signals) > 0 {
-		// signal.Notify and signal.Stop cost about 0.3 ms (see
-		// DefaultSignalDelay): after a delay, Notify runs while the job
-		// does, and a job that is done by then never pays for either.
-		// With no delay, Notify runs while the session opens, and the job
-		// starts once it has returned.
-		sigs = make(chan os.Signal, 2)
-		installed := make(chan struct{})
-		install := func() {
-			defer close(installed)
-			signalNotify(sigs, c.signals...)
-		}
-		var timer *time.Timer
-		if c.signalDelay > 0 {
-			timer = time.AfterFunc(c.signalDelay, install)
-		} else {
-			jobWaits = installed
-			go install()
-		}
-		defer func() {
-			if timer != nil && timer.Stop() {
-				return // never installed
-			}
-			<-installed
-			signalStop(sigs)
-		}()
-	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	var watch *signalWatch
+	if len(c.signals) > 0 {
+		// Started before the session opens, so that a slow open (a blob
+		// store) counts towards the delay.
+		watch = watchSignals(c, cancel)
+	}
 	instanceMu.Lock()
 	p, err := openWith(ctx, c)
 	instanceMu.Unlock()
 	if err != nil {
+		watch.stop()
 		return err
 	}
-	if jobWaits != nil {
-		<-jobWaits
-	}
+	watch.attach(p)
 
-	// The job runs on its own goroutine, so that Run still closes when the
-	// job calls runtime.Goexit and can act on a second signal while the job
-	// ignores its ctx.
-	done := make(chan error, 1)
-	go func() {
-		returned := false
-		defer func() {
-			if !returned {
-				done <- errGoexit
-			}
-		}()
-		jobErr := runJob(ctx, p, job)
-		returned = true
-		done <- jobErr
-	}()
-	var jobErr error
-	var first *SignalError
-wait:
-	for {
-		select {
-		case jobErr = <-done:
-			break wait
-		case sig := <-sigs:
-			if first == nil {
-				first = &SignalError{Signal: sig}
-				cancel(first)
-				continue
-			}
-			stopNow(p, first, sig)
+	returned := false
+	defer func() {
+		if !returned {
+			// The job called runtime.Goexit, which runs this on its way
+			// out: close as failed, and let the goroutine end.
+			watch.stop()
+			_ = p.closeWith(exceptionAt(errGoexit, 0))
 		}
-	}
-	if first != nil && !errors.Is(jobErr, first) {
+	}()
+	jobErr := runJob(ctx, p, job)
+	returned = true
+	if first := watch.stop(); first != nil && !errors.Is(jobErr, first) {
 		// Whatever the job returned (often ctx.Err(): "context canceled",
 		// or nothing), the exception says which signal stopped it.
 		jobErr = &SignalError{Signal: first.Signal, Err: jobErr}
@@ -424,6 +384,82 @@ wait:
 	}
 	closeErr := p.closeWith(exceptionAt(jobErr, 0))
 	return errors.Join(jobErr, closeErr)
+}
+
+// signalWatch is Run's handling of signals: after the configured delay it
+// installs os/signal's and watches on a goroutine of its own, which
+// cancels the job's ctx on the first signal and ends the process on the
+// second (stopNow). A nil *signalWatch watches nothing.
+type signalWatch struct {
+	sigs      chan os.Signal
+	timer     *time.Timer   // nil when installed without delay
+	installed chan struct{} // closed once Notify has returned
+	done      chan struct{} // closed by stop: the watching ends
+	exited    chan struct{} // closed when the watching goroutine returns
+	session   chan *Context // the open session, once there is one
+	first     *SignalError  // the first signal; read after exited
+}
+
+func watchSignals(c *config, cancel context.CancelCauseFunc) *signalWatch {
+	w := &signalWatch{
+		sigs:      make(chan os.Signal, 2),
+		installed: make(chan struct{}),
+		done:      make(chan struct{}),
+		exited:    make(chan struct{}),
+		session:   make(chan *Context, 1),
+	}
+	watch := func() {
+		defer close(w.exited)
+		signalNotify(w.sigs, c.signals...)
+		close(w.installed)
+		var p *Context
+		for {
+			select {
+			case <-w.done:
+				return
+			case p = <-w.session:
+			case sig := <-w.sigs:
+				if w.first == nil {
+					w.first = &SignalError{Signal: sig}
+					cancel(w.first)
+					continue
+				}
+				stopNow(p, w.first, sig)
+			}
+		}
+	}
+	if c.signalDelay > 0 {
+		w.timer = time.AfterFunc(c.signalDelay, watch)
+	} else {
+		go watch() // while the session opens; attach waits for it
+	}
+	return w
+}
+
+// attach gives the watch the open session, which a second signal closes.
+// Without a delay it returns once the handling is installed, so that a
+// signal at any moment of the job cancels its ctx.
+func (w *signalWatch) attach(p *Context) {
+	if w == nil {
+		return
+	}
+	w.session <- p
+	if w.timer == nil {
+		<-w.installed
+	}
+}
+
+// stop ends the watch and removes os/signal's handling if it was
+// installed; it returns the first signal received, if any.
+func (w *signalWatch) stop() *SignalError {
+	if w == nil || (w.timer != nil && w.timer.Stop()) {
+		return nil // never installed
+	}
+	<-w.installed
+	close(w.done)
+	<-w.exited
+	signalStop(w.sigs)
+	return w.first
 }
 
 // signalNotify and signalStop are os/signal's, replaced by a test that
@@ -457,16 +493,19 @@ const secondSignalCloseWait = 5 * time.Second
 
 // stopNow handles a second signal: the job did not stop after the first, so
 // the closed message goes out now and the process ends.
+// p is nil when the session is still opening: there is nothing to close.
 func stopNow(p *Context, first *SignalError, second os.Signal) {
 	err := fmt.Errorf("pipes: job did not stop after signal %v and was ended by a second signal %v", first.Signal, second)
-	sent := make(chan struct{})
-	go func() {
-		defer close(sent)
-		_ = p.closeWith(exceptionAt(err, 0))
-	}()
-	select {
-	case <-sent:
-	case <-time.After(secondSignalCloseWait):
+	if p != nil {
+		sent := make(chan struct{})
+		go func() {
+			defer close(sent)
+			_ = p.closeWith(exceptionAt(err, 0))
+		}()
+		select {
+		case <-sent:
+		case <-time.After(secondSignalCloseWait):
+		}
 	}
 	fmt.Fprintln(os.Stderr, err)
 	code := 1

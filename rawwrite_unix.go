@@ -102,6 +102,9 @@ func writeRaw(fd int, name string, b []byte) (int, error) {
 	return written, nil
 }
 
+// logLinePrefix starts every log line that logFast writes.
+const logLinePrefix = logEnvelope + `{"message":"`
+
 // logFast is the log path of a Context whose channel is a FileChannel on a
 // regular file (see Context.file): one function from the call to write(2),
 // so that the little code a message runs stays together in the instruction
@@ -115,17 +118,20 @@ func (c *FileChannel) logFast(p *Context, level, msg, attrs string, extra []byte
 		c.mu.Unlock()
 		return logSlow(p, c, level, msg, attrs, extra)
 	}
-	line := append(c.line[:0], logEnvelope+`{"message":"`...)
-	line = appendStringContent(line, msg)
+	line := c.logLine
+	if len(line) < len(logLinePrefix) {
+		line = append(make([]byte, 0, 512), logLinePrefix...)
+	}
+	line = appendStringContentFast(line[:len(logLinePrefix)], msg)
 	line = append(line, attrs...)
 	line = append(line, extra...)
 	line = append(line, `","level":"`...)
 	line = append(line, level...)
 	line = append(line, `"}}`+"\n"...)
-	c.line = line
+	c.logLine = line
 	n, err := syscall.Write(c.fd, line)
 	if err != nil || n != len(line) {
-		err = c.finishLog(n, err)
+		err = c.finishLog(line, n, err)
 	}
 	c.mu.Unlock()
 	return err
@@ -133,11 +139,12 @@ func (c *FileChannel) logFast(p *Context, level, msg, attrs string, extra []byte
 
 // finishLog completes logFast's line after a write(2) that did not write
 // it whole: it goes on after EINTR or a short write, as writeRaw does.
-func (c *FileChannel) finishLog(n int, err error) error {
+func (c *FileChannel) finishLog(line []byte, n int, err error) error {
+	c.line = line // for lineWritten's account of a short write
 	if err != nil && err != syscall.EINTR {
 		return c.lineWritten(MethodLog, 0, &os.PathError{Op: "write", Path: c.f.Name(), Err: err})
 	}
 	n = max(n, 0)
-	m, err := writeRaw(c.fd, c.f.Name(), c.line[n:])
+	m, err := writeRaw(c.fd, c.f.Name(), line[n:])
 	return c.lineWritten(MethodLog, n+m, err)
 }
