@@ -330,7 +330,8 @@ func Set(p *Context) {
 // The job runs on the goroutine that called Run, as any function call
 // does. The close does not depend on job returning normally: a job that
 // calls runtime.Goexit (as t.Fatal does) is reported as failed, and the
-// goroutine then ends, as Goexit asks, without Run returning.
+// goroutine then ends, as Goexit asks, without Run returning (from main,
+// the program then goes on with its other goroutines, as Go does).
 //
 // On SIGINT or SIGTERM (see [WithSignals]) the job's ctx is cancelled with
 // a [*SignalError] as its cause, and the closed message is sent when job

@@ -4,7 +4,10 @@
 //   - "pipes-error": returns the error a report method gave for a value
 //     Dagster cannot read (nested too deeply), wrapped by fmt.Errorf;
 //   - "typed-nil": returns a nil *nilError, whose Error method panics;
-//   - "goexit": calls runtime.Goexit, as t.Fatal does;
+//   - "goexit": calls runtime.Goexit, as t.Fatal does: the session closes
+//     as failed, then the main goroutine ends and Go ends the program
+//     ("no goroutines"); without signal handling, so that no os/signal
+//     goroutine is left to keep it alive;
 //   - "refused": tries values Dagster cannot read (JSON(3), a cycle, 5,000
 //     levels), then reports a valid materialization: the run succeeds.
 package main
@@ -32,6 +35,10 @@ func deep(n int) any {
 
 func main() {
 	mode := os.Args[1]
+	var opts []pipes.Option
+	if mode == "goexit" {
+		opts = append(opts, pipes.WithoutSignalHandling())
+	}
 	err := pipes.Run(context.Background(), func(ctx context.Context, p *pipes.Context) error {
 		switch mode {
 		case "pipes-error":
@@ -53,7 +60,7 @@ func main() {
 			return p.ReportAssetMaterialization(pipes.Materialization{Metadata: pipes.Metadata{"ok": pipes.JSON("a string is JSON too")}})
 		}
 		return nil
-	})
+	}, opts...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "robust job:", err)
 		os.Exit(1)
