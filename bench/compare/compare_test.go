@@ -40,6 +40,7 @@ func BenchmarkCompare(b *testing.B) {
 		b.ReportMetric(res.DirectFloorRatio(), "x-floor-logmessage")
 		b.ReportMetric(res.LogSpeedup(), "x-python-logs")
 		b.ReportMetric(ms(res.JobSignalsWall), "ms-small-job")
+		b.ReportMetric(res.MiniGoRatio(), "x-minimal-go-port")
 		b.ReportMetric(res.ProcessSpeedup(), "x-python-process")
 		b.ReportMetric(res.RSSRatio(), "rss-ratio")
 	}

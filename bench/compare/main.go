@@ -19,6 +19,12 @@
 //	(e)  each blob-store channel against its emulator (S3 on moto, GCS on
 //	     fake-gcs-server, Azure on Azurite): messages/s and the peak live
 //	     heap for 1,000,000 messages, in a burst and paced (-blobstores)
+//	(f)  the small job against other ports: a straightforward Go port
+//	     (bench/minigo) and the Rust port (bench/rustjob, built with cargo
+//	     where it is installed: -rust)
+//
+// Every binary is written again after it is built (see rewrite), so that
+// none starts slower for the way its linker wrote it.
 //
 // Every job is launched the same way: a fresh process with the bootstrap env
 // vars DAGSTER_PIPES_CONTEXT (a context file, as Dagster's default injector
@@ -50,6 +56,7 @@ func main() {
 	flag.IntVar(&cfg.Runs, "runs", 7, "measured runs of each log workload (the median is reported)")
 	flag.IntVar(&cfg.ProcessRuns, "process-runs", 41, "measured runs of each whole-process workload (the median is reported)")
 	flag.StringVar(&cfg.Python, "python", "", "Python interpreter with dagster-pipes (default: .venv/bin/python at the repository root, or $PIPES_E2E_PYTHON)")
+	flag.BoolVar(&cfg.Rust, "rust", true, "also build bench/rustjob with cargo (the Rust port, from crates.io) and run it beside the Go small job; skipped where cargo is missing")
 	flag.BoolVar(&cfg.BlobStores, "blobstores", true, "also run each blob-store channel's BenchmarkMillionMessages against its emulator (moto, fake-gcs-server, Azurite; a minute or more)")
 	markdown := flag.Bool("markdown", false, "also print the results as Markdown tables")
 	flag.Parse()

@@ -31,13 +31,17 @@ type StartupPart struct {
 func (r *Result) StartupParts() []StartupPart {
 	return []StartupPart{
 		{"Go runtime start and exit (empty program)", r.EmptyWall},
-		{"package init (pipes, its imports, the job binary)", r.InitWall - r.EmptyWall},
-		{"os/signal watcher (signal.NotifyContext)", r.SignalsWall - r.InitWall},
+		{"the os package: its init, the environment's copy (any Go port)", r.OSWall - r.EmptyWall},
+		{"package init (pipes and its other imports, the job binary)", r.InitWall - r.OSWall},
 		{"params, context file, messages file, opened (to opened)", r.OpenWall - r.InitWall},
 		{"materialization + check + closed", r.JobWall - r.OpenWall},
-		{"pipes.Run's signal handling", r.JobSignalsWall - r.JobWall},
+		{"pipes.Run's signal handling (installed after 1 ms)", r.JobSignalsWall - r.JobWall},
 	}
 }
+
+// EagerSignalsCost is what the signal handling costs the small job when it
+// is installed before the job starts (WithSignalDelay(0)).
+func (r *Result) EagerSignalsCost() time.Duration { return r.JobEagerSignalsWall - r.JobWall }
 
 // WriteText prints the results and the verdict on each target, ratios
 // first.
@@ -46,7 +50,15 @@ func (r *Result) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "machine: %s\n%s; %d log messages; medians of %d runs (logs) and %d runs (processes)\n\n", r.Machine, r.PyVersion, r.N, r.Runs, r.ProcessRuns)
 	fmt.Fprintf(w, "HEADLINE: log time / the one-write-per-message floor (issue 16)\n")
 	fmt.Fprintf(w, "  slog path (p.Log().Info)     %5.2fx  (<= %.2fx)  %s\n", r.FloorRatio(), TargetSlogFloorRatio, verdict(r.FloorRatio() <= TargetSlogFloorRatio))
-	fmt.Fprintf(w, "  Context.LogMessage           %5.2fx  (<= %.2fx)  %s\n\n", r.DirectFloorRatio(), TargetLogMessageFloorRatio, verdict(r.DirectFloorRatio() <= TargetLogMessageFloorRatio))
+	fmt.Fprintf(w, "  Context.LogMessage           %5.2fx  (<= %.2fx)  %s\n", r.DirectFloorRatio(), TargetLogMessageFloorRatio, verdict(r.DirectFloorRatio() <= TargetLogMessageFloorRatio))
+	fmt.Fprintf(w, "  slog's own floor (a handler that only writes) %.2fx; the slog path over it %.2fx\n", r.SlogOwnFloorRatio(), r.SlogOverSlogFloor())
+	fmt.Fprintf(w, "HEADLINE: the small job through pipes.Run (signal handling on), whole process, against other ports\n")
+	if r.RustWall > 0 {
+		fmt.Fprintf(w, "  / the Rust port (dagster_pipes_rust) %5.2fx  (<= %.2fx)  %s\n", r.RustRatio(), TargetRustRatio, verdict(r.RustRatio() <= TargetRustRatio))
+	} else {
+		fmt.Fprintf(w, "  / the Rust port: not run (%s)\n", r.RustSkipped)
+	}
+	fmt.Fprintf(w, "  / a straightforward Go port (bench/minigo, no signal handling) %5.2fx  (< 1)  %s\n\n", r.MiniGoRatio(), verdict(r.MiniGoRatio() < 1))
 
 	fmt.Fprintf(w, "(a)  logs, in-process loop%s: Go %.1f ms (%.0f msg/s), LogMessage %.1f ms (%.0f msg/s), Python %.1f ms (%.0f msg/s), floor %.1f ms (%.0f msg/s)\n",
 		cpu, ms(r.GoLoop), perSec(r.N, r.GoLoop), ms(r.GoDirectLoop), perSec(r.N, r.GoDirectLoop), ms(r.PyLoop), perSec(r.N, r.PyLoop), ms(r.FloorLoop), perSec(r.N, r.FloorLoop))
@@ -57,8 +69,14 @@ func (r *Result) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "(c)  peak RSS of (b)%s: Go %.1f MB, Python %.1f MB\n", cpu, mb(r.GoMatRSS), mb(r.PyMatRSS))
 	fmt.Fprintf(w, "(d)  start-up parts (no output; the job alone %.2f ms, %.2f ms with signals)%s:\n", ms(r.JobWall), ms(r.JobSignalsWall), cpu)
 	for _, p := range r.StartupParts() {
-		fmt.Fprintf(w, "     %-58s %6.3f ms\n", p.Name, ms(p.Time))
+		fmt.Fprintf(w, "     %-66s %6.3f ms\n", p.Name, ms(p.Time))
 	}
+	fmt.Fprintf(w, "     %-66s %6.3f ms\n", "signal handling installed before the job (WithSignalDelay(0))", ms(r.EagerSignalsCost()))
+	fmt.Fprintf(w, "(f)  the small job, whole process, no output%s: pipes.Run %.2f ms; straightforward Go port %.2f ms", cpu, ms(r.JobSignalsWall), ms(r.MiniGoWall))
+	if r.RustWall > 0 {
+		fmt.Fprintf(w, "; Rust port %.2f ms; empty Rust program %.2f ms", ms(r.RustWall), ms(r.RustEmptyWall))
+	}
+	fmt.Fprintf(w, "; empty Go program %.2f ms\n", ms(r.EmptyWall))
 	for i, d := range r.Trace {
 		fmt.Fprintf(w, "     first call, in-process: %-33s %6.3f ms\n", TraceParts[i], ms(d))
 	}
@@ -95,7 +113,31 @@ func (r *Result) WriteMarkdown(w io.Writer) {
 	fmt.Fprintln(w, "| Log path, time ÷ the one-write-per-message floor | Measured | Target (issue 16) | |")
 	fmt.Fprintln(w, "|---|---:|---:|---|")
 	fmt.Fprintf(w, "| `p.Log().Info` (slog) | **%.2f×** | ≤ %.2f× | %s |\n", r.FloorRatio(), TargetSlogFloorRatio, verdict(r.FloorRatio() <= TargetSlogFloorRatio))
-	fmt.Fprintf(w, "| `p.LogMessage` | **%.2f×** | ≤ %.2f× | %s |\n\n", r.DirectFloorRatio(), TargetLogMessageFloorRatio, verdict(r.DirectFloorRatio() <= TargetLogMessageFloorRatio))
+	fmt.Fprintf(w, "| `p.LogMessage` | **%.2f×** | ≤ %.2f× | %s |\n", r.DirectFloorRatio(), TargetLogMessageFloorRatio, verdict(r.DirectFloorRatio() <= TargetLogMessageFloorRatio))
+	fmt.Fprintf(w, "| slog's own floor: a `*slog.Logger` whose handler only writes the line | %.2f× | | |\n", r.SlogOwnFloorRatio())
+	fmt.Fprintf(w, "| `p.Log().Info` ÷ slog's own floor (what this package's handler adds) | %.2f× | | |\n\n", r.SlogOverSlogFloor())
+
+	fmt.Fprintln(w, "| The small job through `pipes.Run` (signal handling on), whole process, ÷ | Measured | Target (issue 16) | |")
+	fmt.Fprintln(w, "|---|---:|---:|---|")
+	if r.RustWall > 0 {
+		fmt.Fprintf(w, "| the Rust port (`dagster_pipes_rust` 0.1.8, bench/rustjob) | **%.2f×** | ≤ %.2f× | %s |\n", r.RustRatio(), TargetRustRatio, verdict(r.RustRatio() <= TargetRustRatio))
+	} else {
+		fmt.Fprintf(w, "| the Rust port | not run: %s | ≤ %.2f× | |\n", r.RustSkipped, TargetRustRatio)
+	}
+	fmt.Fprintf(w, "| a straightforward Go port (bench/minigo: encoding/json, compress/zlib, no signal handling) | **%.2f×** | < 1 | %s |\n\n", r.MiniGoRatio(), verdict(r.MiniGoRatio() < 1))
+
+	fmt.Fprintf(w, "| (f) The small job, whole process, no output (%s) | Time |\n", r.CPU)
+	fmt.Fprintln(w, "|---|---:|")
+	fmt.Fprintf(w, "| `pipes.Run`, signal handling on (the default) | %.2f ms |\n", ms(r.JobSignalsWall))
+	fmt.Fprintf(w, "| `pipes.Run`, `WithSignalDelay(0)` (handling installed before the job) | %.2f ms |\n", ms(r.JobEagerSignalsWall))
+	fmt.Fprintf(w, "| `pipes.Run`, `WithoutSignalHandling()` | %.2f ms |\n", ms(r.JobWall))
+	fmt.Fprintf(w, "| a straightforward Go port (bench/minigo) | %.2f ms |\n", ms(r.MiniGoWall))
+	if r.RustWall > 0 {
+		fmt.Fprintf(w, "| the Rust port (bench/rustjob) | %.2f ms |\n", ms(r.RustWall))
+		fmt.Fprintf(w, "| an empty Rust program | %.2f ms |\n", ms(r.RustEmptyWall))
+	}
+	fmt.Fprintf(w, "| an empty Go program | %.2f ms |\n", ms(r.EmptyWall))
+	fmt.Fprintf(w, "| a Go program that reads one env var (bench/osonly) | %.2f ms |\n\n", ms(r.OSWall))
 
 	fmt.Fprintf(w, "| Workload (absolute figures on %s) | Go (pipes) | Python (dagster-pipes) | Floor (hand-encoded writes) |\n", r.CPU)
 	fmt.Fprintln(w, "|---|---:|---:|---:|")
@@ -113,7 +155,8 @@ func (r *Result) WriteMarkdown(w io.Writer) {
 	for _, p := range r.StartupParts() {
 		fmt.Fprintf(w, "| %s | %.3f ms |\n", p.Name, ms(p.Time))
 	}
-	fmt.Fprintf(w, "| **the small job through `pipes.Run`, no output** | **%.3f ms** |\n\n", ms(r.JobSignalsWall))
+	fmt.Fprintf(w, "| **the small job through `pipes.Run`, no output** | **%.3f ms** |\n", ms(r.JobSignalsWall))
+	fmt.Fprintf(w, "| for comparison: the signal handling installed before the job (`WithSignalDelay(0)`) | %.3f ms |\n\n", ms(r.EagerSignalsCost()))
 	if len(r.Trace) > 0 {
 		fmt.Fprintf(w, "| (d) First call of each part, timed inside the process (%s) | Time |\n", r.CPU)
 		fmt.Fprintln(w, "|---|---:|")

@@ -17,7 +17,10 @@
 //	gojob startup-signals   signal.NotifyContext for SIGINT and SIGTERM, then returns
 //	gojob startup-open      pipes.Open (params, context file, messages file, opened), then returns
 //	gojob startup-job       the small job through pipes.Run without signal handling
-//	gojob startup-job-signals  the small job through pipes.Run (SIGINT/SIGTERM handled)
+//	gojob startup-job-signals  the small job through pipes.Run (SIGINT/SIGTERM handled,
+//	                        installed after pipes.DefaultSignalDelay, as by default)
+//	gojob startup-job-eager-signals  the same with pipes.WithSignalDelay(0): the handling
+//	                        installed before the job starts
 //	gojob startup-trace     times the first call of each part of Run's start-up
 //	                        in order, inside the process, and prints them as JSON
 //	gojob startup-run-trace [nosignals]  times, inside the process, the small job
@@ -95,7 +98,7 @@ func main() {
 		}
 		fmt.Printf("{\"parts_ns\": [%d, %d, %d]}\n", started.Sub(start).Nanoseconds(), returned.Sub(started).Nanoseconds(), end.Sub(returned).Nanoseconds())
 		return
-	case "startup-job", "startup-job-signals":
+	case "startup-job", "startup-job-signals", "startup-job-eager-signals":
 		job, quiet = smallJob, true
 	case "logs":
 		n, err := strconv.Atoi(os.Args[2])
@@ -135,8 +138,11 @@ func main() {
 		os.Exit(2)
 	}
 	var opts []pipes.Option
-	if os.Args[1] == "materialize-nosignals" || os.Args[1] == "startup-job" {
+	switch os.Args[1] {
+	case "materialize-nosignals", "startup-job":
 		opts = append(opts, pipes.WithoutSignalHandling())
+	case "startup-job-eager-signals":
+		opts = append(opts, pipes.WithSignalDelay(0))
 	}
 	if err := pipes.Run(context.Background(), job, opts...); err != nil {
 		fmt.Fprintln(os.Stderr, err)

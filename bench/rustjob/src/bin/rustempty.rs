@@ -1,0 +1,2 @@
+// An empty Rust program: the Rust runtime's own start and exit.
+fn main() {}
