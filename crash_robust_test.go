@@ -87,7 +87,14 @@ func TestRunJobGoexit(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			msgs := tc.run(t)()
 			assert.Equal(t, []string{"opened", "log", "closed"}, methods(msgs))
-			assert.Contains(t, closedException(t, msgs)["message"], "runtime.Goexit")
+			exc := closedException(t, msgs)
+			assert.Contains(t, exc["message"], "runtime.Goexit")
+			// The stack is the job's: it ends where the job called Goexit
+			// and holds nothing of Run or of the test that called it.
+			stack := fmt.Sprint(exc["stack"])
+			assert.Contains(t, stack, "TestRunJobGoexit.func1")
+			assert.NotContains(t, stack, "runOnOwnGoroutine")
+			assert.NotContains(t, stack, "pipes.Run")
 		})
 	}
 }

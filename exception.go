@@ -293,10 +293,17 @@ func formatStack(pcs []uintptr) []string {
 	frames := runtime.CallersFrames(pcs)
 	for {
 		f, more := frames.Next()
-		// Leave out the Go runtime and the goroutine Run starts the job on:
-		// neither is where the user's code went wrong.
+		// The job is called by runJob (from Run or Context.Run): what
+		// called Run is not where the job went wrong, so the stack ends
+		// there, as a Python traceback starts inside the with block.
+		if f.Function == "github.com/dagster-pipes-go/pipes.runJob" {
+			break
+		}
+		// Leave out the Go runtime and Run's own deferred calls (which
+		// report a Goexit): not where the user's code went wrong either.
 		if f.Function != "" && !strings.HasPrefix(f.Function, "runtime.") &&
-			!strings.HasPrefix(f.Function, "github.com/dagster-pipes-go/pipes.Run.func") && f.Function != "github.com/dagster-pipes-go/pipes.runJob" {
+			!strings.HasPrefix(f.Function, "github.com/dagster-pipes-go/pipes.Run.func") &&
+			!strings.HasPrefix(f.Function, "github.com/dagster-pipes-go/pipes.(*Context).Run.func") {
 			out = append(out, fmt.Sprintf("  File \"%s\", line %d, in %s\n", f.File, f.Line, f.Function))
 		}
 		if !more {
