@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,6 +36,10 @@ type motoM struct{ m *testing.M }
 func (r motoM) Run() int { return moto.RunTests(r.m) }
 
 func TestMain(m *testing.M) {
+	if kind := os.Getenv(benchFunctionEnv); kind != "" {
+		runBenchFunction(kind) // the function of BenchmarkInvocation: does not return
+		return
+	}
 	goleak.VerifyTestMain(motoM{m},
 		// The S3 client's idle keep-alive connections.
 		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
@@ -56,7 +61,7 @@ func contextData(runID string) map[string]any {
 // dagsterEvent is the payload PipesLambdaClient sends: the user's event
 // plus the two encoded bootstrap values (PipesLambdaEventContextInjector
 // puts the context data itself in the context params).
-func dagsterEvent(t *testing.T, user map[string]any, ctxParams, msgParams map[string]any) []byte {
+func dagsterEvent(t testing.TB, user map[string]any, ctxParams, msgParams map[string]any) []byte {
 	t.Helper()
 	ev := map[string]any{}
 	for k, v := range user {
@@ -74,14 +79,14 @@ func dagsterEvent(t *testing.T, user map[string]any, ctxParams, msgParams map[st
 
 // logsEvent is an event for Dagster's default Lambda reader (buffered
 // stderr) with the context in the event.
-func logsEvent(t *testing.T, runID string, user map[string]any) []byte {
+func logsEvent(t testing.TB, runID string, user map[string]any) []byte {
 	return dagsterEvent(t, user, map[string]any{"data": contextData(runID)}, map[string]any{"buffered_stdio": "stderr"})
 }
 
 // collect reads the messages out of a log as Dagster's log reader does
 // (lines that are not messages are skipped) and fails the test on any
 // protocol error.
-func collect(t *testing.T, log string) *orchestrator.Result {
+func collect(t testing.TB, log string) *orchestrator.Result {
 	t.Helper()
 	col := orchestrator.NewCollector([]string{"lambda_asset"})
 	for _, line := range strings.Split(log, "\n") {
