@@ -27,6 +27,12 @@ import (
 // messages/s and the peak live heap (internal/blobbench; bench/compare
 // runs it). It fails unless the server holds every message of every run,
 // in order, in chunks 1..N that Dagster's DBFS reader can read.
+//
+// The client keeps the SDK's defaults, as a job gets them: its rate limit
+// of 15 requests/s (DATABRICKS_RATE_LIMIT) with one put per 0.5 MB chunk
+// caps the channel near 7.5 MB/s, about 58,000 of these messages/s, so a
+// faster writer, even at the paced rate, queues what the uploads cannot
+// take yet.
 func BenchmarkMillionMessages(b *testing.B) {
 	srv := startBenchServer(b)
 	benchChannel(b, srv, "/tmp/pipes-bench", databrickspipes.MaxDBFSChunkSize,
