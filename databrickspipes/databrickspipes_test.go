@@ -25,6 +25,10 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(benchServerEnv) != "" {
+		// The benchmarks' server process (bench_test.go).
+		os.Exit(serveBenchServer())
+	}
 	goleak.VerifyTestMain(m,
 		// The SDK's HTTP transport keeps idle connections to the test
 		// servers; they go when the servers close them.

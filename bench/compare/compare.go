@@ -420,14 +420,20 @@ func Compare(cfg Config) (*Result, error) {
 		}))))
 	}
 	if cfg.BlobStores {
-		for _, mod := range []struct{ dir, store, emulator string }{
-			{"s3pipes", "S3", "moto"}, {"gcspipes", "GCS", "fake-gcs-server"}, {"azurepipes", "Azure Blob", "Azurite"},
+		const million = "BenchmarkMillionMessages"
+		for _, mod := range []struct{ dir, bench, store, emulator string }{
+			{"s3pipes", million, "S3", "moto"}, {"gcspipes", million, "GCS", "fake-gcs-server"},
+			{"azurepipes", million, "Azure Blob", "Azurite"},
+			// Databricks has no emulator: the loopback REST server
+			// (internal/dbxserver), in its own process.
+			{"databrickspipes", million, "DBFS (REST)", "internal/dbxserver"},
+			{"databrickspipes", million + "Volumes", "UC volumes (Files API)", "internal/dbxserver"},
 		} {
 			if _, err := os.Stat(filepath.Join(cfg.Root, mod.dir)); err != nil {
 				continue
 			}
 			cfg.logf("blob store %s on %s ...", mod.store, mod.emulator)
-			rs, err := runBlobBench(filepath.Join(cfg.Root, mod.dir), mod.store, mod.emulator)
+			rs, err := runBlobBench(filepath.Join(cfg.Root, mod.dir), mod.bench, mod.store, mod.emulator)
 			if err != nil {
 				return nil, err
 			}

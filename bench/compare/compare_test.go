@@ -51,16 +51,31 @@ func TestParseBlobBench(t *testing.T) {
 BenchmarkMillionMessages/burst-2         	       1	1455049525 ns/op	    689389 msgs/s	       268.5 peak-heap-MB	       174.5 peak-live-MB	       125.9 sent-MB
 BenchmarkMillionMessages/paced-2         	       1	10012830873 ns/op	         1.259 interval-MB	     99960 msgs/s	         7.766 peak-heap-MB	         3.161 peak-live-MB	       125.9 sent-MB
 `
-	rs := parseBlobBench(out, "S3", "moto")
+	rs := parseBlobBench(out, "BenchmarkMillionMessages", "S3", "moto")
 	if len(rs) != 2 || rs[0].Mode != "burst" || rs[1].Mode != "paced" {
 		t.Fatalf("parsed %+v", rs)
 	}
 	if rs[0].Metrics["msgs/s"] != 689389 || rs[1].Metrics["peak-live-MB"] != 3.161 || rs[1].Metrics["interval-MB"] != 1.259 {
 		t.Fatalf("metrics %+v", rs)
 	}
-	skipped := parseBlobBench("    bench_test.go:62: azurite unavailable\n--- SKIP: BenchmarkMillionMessages\n", "Azure Blob", "Azurite")
+	skipped := parseBlobBench("    bench_test.go:62: azurite unavailable\n--- SKIP: BenchmarkMillionMessages\n", "BenchmarkMillionMessages", "Azure Blob", "Azurite")
 	if len(skipped) != 1 || skipped[0].Skipped != "bench_test.go:62: azurite unavailable" {
 		t.Fatalf("skip parsed as %+v", skipped)
+	}
+	// databrickspipes runs two benchmarks in one package: each parse takes
+	// its own lines only.
+	dbx := `BenchmarkMillionMessages/burst-2    	       1	  99717435 ns/op	    202246 msgs/s	        11.11 peak-heap-MB	         6.548 peak-live-MB	         2.518 sent-MB
+BenchmarkMillionMessages/paced-2    	       1	 234873718 ns/op	         1.259 interval-MB	     85574 msgs/s	        11.60 peak-heap-MB	         6.252 peak-live-MB	         2.518 sent-MB
+BenchmarkMillionMessagesVolumes/burst-2         	       1	  32071861 ns/op	    643263 msgs/s	         7.728 peak-heap-MB	         4.723 peak-live-MB	         2.518 sent-MB
+BenchmarkMillionMessagesVolumes/paced-2         	       1	 202668638 ns/op	         1.259 interval-MB	    100119 msgs/s	         4.697 peak-heap-MB	         2.802 peak-live-MB	         2.518 sent-MB
+`
+	dbfs := parseBlobBench(dbx, "BenchmarkMillionMessages", "DBFS (REST)", "internal/dbxserver")
+	if len(dbfs) != 2 || dbfs[0].Mode != "burst" || dbfs[0].Metrics["msgs/s"] != 202246 || dbfs[1].Mode != "paced" || dbfs[1].Metrics["peak-live-MB"] != 6.252 {
+		t.Fatalf("DBFS parsed as %+v", dbfs)
+	}
+	vol := parseBlobBench(dbx, "BenchmarkMillionMessagesVolumes", "UC volumes (Files API)", "internal/dbxserver")
+	if len(vol) != 2 || vol[0].Mode != "burst" || vol[0].Metrics["msgs/s"] != 643263 || vol[1].Mode != "paced" || vol[1].Metrics["peak-live-MB"] != 2.802 {
+		t.Fatalf("volumes parsed as %+v", vol)
 	}
 }
 

@@ -17,8 +17,10 @@
 //	     and close, Run's signal handling; the same first stages in a binary
 //	     that links s3pipes, and both binaries' stripped sizes
 //	(e)  each blob-store channel against its emulator (S3 on moto, GCS on
-//	     fake-gcs-server, Azure on Azurite): messages/s and the peak live
-//	     heap for 1,000,000 messages, in a burst and paced (-blobstores)
+//	     fake-gcs-server, Azure on Azurite, DBFS and Unity Catalog volumes
+//	     on the loopback Databricks REST server internal/dbxserver):
+//	     messages/s and the peak live heap for 1,000,000 messages, in a
+//	     burst and paced (-blobstores)
 //	(f)  the small job against other ports: a straightforward Go port
 //	     (bench/minigo) and the Rust port (bench/rustjob, built with cargo
 //	     where it is installed: -rust)
@@ -57,7 +59,7 @@ func main() {
 	flag.IntVar(&cfg.ProcessRuns, "process-runs", 41, "measured runs of each whole-process workload (the median is reported)")
 	flag.StringVar(&cfg.Python, "python", "", "Python interpreter with dagster-pipes (default: .venv/bin/python at the repository root, or $PIPES_E2E_PYTHON)")
 	flag.BoolVar(&cfg.Rust, "rust", true, "also build bench/rustjob with cargo (the Rust port, from crates.io) and run it beside the Go small job; skipped where cargo is missing")
-	flag.BoolVar(&cfg.BlobStores, "blobstores", true, "also run each blob-store channel's BenchmarkMillionMessages against its emulator (moto, fake-gcs-server, Azurite; a minute or more)")
+	flag.BoolVar(&cfg.BlobStores, "blobstores", true, "also run each blob-store channel's BenchmarkMillionMessages against its emulator (moto, fake-gcs-server, Azurite, internal/dbxserver; a minute or more)")
 	markdown := flag.Bool("markdown", false, "also print the results as Markdown tables")
 	flag.Parse()
 	cfg.Log = os.Stderr
