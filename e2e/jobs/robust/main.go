@@ -5,9 +5,8 @@
 //     Dagster cannot read (nested too deeply), wrapped by fmt.Errorf;
 //   - "typed-nil": returns a nil *nilError, whose Error method panics;
 //   - "goexit": calls runtime.Goexit, as t.Fatal does: the session closes
-//     as failed, then the main goroutine ends and Go ends the program
-//     ("no goroutines"); without signal handling, so that no os/signal
-//     goroutine is left to keep it alive;
+//     as failed and the goroutine that called pipes.Run ends (main runs it
+//     on a goroutine of its own, and exits 1 when Run did not return);
 //   - "refused": tries values Dagster cannot read (JSON(3), a cycle, 5,000
 //     levels), then reports a valid materialization: the run succeeds.
 package main
@@ -35,11 +34,27 @@ func deep(n int) any {
 
 func main() {
 	mode := os.Args[1]
-	var opts []pipes.Option
-	if mode == "goexit" {
-		opts = append(opts, pipes.WithoutSignalHandling())
+	var err error
+	returned := false
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		err = run(mode)
+		returned = true
+	}()
+	<-done
+	if !returned {
+		fmt.Fprintln(os.Stderr, "robust job: the job called runtime.Goexit")
+		os.Exit(1)
 	}
-	err := pipes.Run(context.Background(), func(ctx context.Context, p *pipes.Context) error {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "robust job:", err)
+		os.Exit(1)
+	}
+}
+
+func run(mode string) error {
+	return pipes.Run(context.Background(), func(ctx context.Context, p *pipes.Context) error {
 		switch mode {
 		case "pipes-error":
 			err := p.ReportAssetMaterialization(pipes.Materialization{Metadata: pipes.Metadata{"deep": deep(5000)}})
@@ -60,9 +75,5 @@ func main() {
 			return p.ReportAssetMaterialization(pipes.Materialization{Metadata: pipes.Metadata{"ok": pipes.JSON("a string is JSON too")}})
 		}
 		return nil
-	}, opts...)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "robust job:", err)
-		os.Exit(1)
-	}
+	})
 }
