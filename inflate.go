@@ -139,9 +139,37 @@ var (
 	codeLengthOrder = [19]uint8{16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15}
 )
 
+// fixedLit and fixedDist are DEFLATE's fixed codes, which the short
+// bootstrap values Dagster compresses use: built once, so that run's stack
+// frame stays small (a first call that grows the goroutine's stack costs
+// more than the whole decode).
+var fixedLit, fixedDist = func() (*huffman, *huffman) {
+	var lengths [288]uint8
+	for i := range lengths {
+		switch {
+		case i < 144:
+			lengths[i] = 8
+		case i < 256:
+			lengths[i] = 9
+		case i < 280:
+			lengths[i] = 7
+		default:
+			lengths[i] = 8
+		}
+	}
+	var lit, dist huffman
+	lit.build(lengths[:], true)
+	var dl [30]uint8
+	for i := range dl {
+		dl[i] = 5
+	}
+	dist.build(dl[:], true)
+	return &lit, &dist
+}()
+
 // run decodes the DEFLATE blocks up to the final one.
 func (f *inflater) run() bool {
-	var lit, dist huffman
+	var lit, dist *huffman // a dynamic block's codes, made at the first one
 	for {
 		final, ok := f.bits(1)
 		if !ok {
@@ -157,30 +185,14 @@ func (f *inflater) run() bool {
 				return false
 			}
 		case 1:
-			var lengths [288]uint8
-			for i := range lengths {
-				switch {
-				case i < 144:
-					lengths[i] = 8
-				case i < 256:
-					lengths[i] = 9
-				case i < 280:
-					lengths[i] = 7
-				default:
-					lengths[i] = 8
-				}
-			}
-			lit.build(lengths[:], true)
-			var dl [30]uint8
-			for i := range dl {
-				dl[i] = 5
-			}
-			dist.build(dl[:], true)
-			if !f.codes(&lit, &dist) {
+			if !f.codes(fixedLit, fixedDist) {
 				return false
 			}
 		case 2:
-			if !f.dynamic(&lit, &dist) || !f.codes(&lit, &dist) {
+			if lit == nil {
+				lit, dist = new(huffman), new(huffman)
+			}
+			if !f.dynamic(lit, dist) || !f.codes(lit, dist) {
 				return false
 			}
 		default:

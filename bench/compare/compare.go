@@ -358,12 +358,27 @@ func Compare(cfg Config) (*Result, error) {
 	// in a new random order each round: a process started right after a
 	// given other one is not always faster or slower than the rest.
 	shuffle := rand.New(rand.NewPCG(16, 16))
+	copies := map[string][]string{} // a measured binary's copies (see replicate)
+	for _, w := range ws {
+		if _, done := copies[w.cmd]; done || !strings.HasPrefix(w.cmd, tmp) {
+			continue // the Python interpreter is run as it is
+		}
+		cs, err := replicate(w.cmd)
+		if err != nil {
+			return nil, err
+		}
+		copies[w.cmd] = cs
+	}
 	rounds := func(ws []*workload, runs int) error {
 		order := slices.Clone(ws)
 		for round := 0; round <= runs; round++ { // round 0 warms up caches
 			shuffle.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 			for _, w := range order {
-				p, err := run(w.check, w.cmd, w.args...)
+				cmd := w.cmd
+				if cs := copies[cmd]; len(cs) > 0 {
+					cmd = cs[round%len(cs)]
+				}
+				p, err := run(w.check, cmd, w.args...)
 				if err != nil {
 					return fmt.Errorf("%s: %w", w.name, err)
 				}
@@ -568,26 +583,36 @@ func goBuild(root, out, pkg string, flags ...string) error {
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
 	}
-	return rewrite(out)
+	return nil
 }
 
-// rewrite writes the binary at path again, from start to end, as cp or an
-// installer does. The Go linker writes its output through a memory
-// mapping, which leaves the file's pages in the page cache in a form that
-// the kernel maps one small page per fault: a Go binary fresh from `go
-// build` starts about 0.1 ms slower (on the 2-core VM of BENCHMARKS.md)
-// than the same bytes copied, which is how a job is deployed. Every
-// measured binary, Go or Rust, is rewritten, so that none has that handicap.
-func rewrite(path string) error {
+// copiesPerBinary is how many copies of each measured binary the runs go
+// round. How a binary's bytes sit in the page cache moves its start-up by
+// up to 0.1 ms on the 2-core VM of BENCHMARKS.md: the Go linker writes its
+// output through a memory mapping, which leaves pages that the kernel maps
+// one small page per fault (a binary fresh from `go build` starts about
+// 0.1 ms slower than the same bytes copied, which is how a job is
+// deployed), and even two copies of one file can differ by as much. Every
+// measured binary, Go or Rust, is run from fresh copies in turn, so that
+// no program is measured through one lucky or unlucky file.
+const copiesPerBinary = 4
+
+// replicate writes copiesPerBinary copies of the binary at path, from
+// start to end, as cp or an installer does, and returns their paths.
+func replicate(path string) ([]string, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	tmp := path + ".rewrite"
-	if err := os.WriteFile(tmp, raw, 0o755); err != nil {
-		return err
+	var out []string
+	for i := range copiesPerBinary {
+		p := fmt.Sprintf("%s-copy%d", path, i+1)
+		if err := os.WriteFile(p, raw, 0o755); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
 	}
-	return os.Rename(tmp, path)
+	return out, nil
 }
 
 // cargoBuild builds bench/rustjob in release mode (its lock file pins
@@ -604,13 +629,7 @@ func cargoBuild(cfg Config, tmp string) (job, empty, skipped string) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", "", fmt.Sprintf("cargo build failed: %v: %s", err, lastLine(string(out)))
 	}
-	job, empty = filepath.Join(target, "release", "rustjob"), filepath.Join(target, "release", "rustempty")
-	for _, p := range []string{job, empty} {
-		if err := rewrite(p); err != nil {
-			return "", "", err.Error()
-		}
-	}
-	return job, empty, ""
+	return filepath.Join(target, "release", "rustjob"), filepath.Join(target, "release", "rustempty"), ""
 }
 
 func lastLine(s string) string {

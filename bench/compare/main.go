@@ -25,8 +25,8 @@
 //	     (bench/minigo) and the Rust port (bench/rustjob, built with cargo
 //	     where it is installed: -rust)
 //
-// Every binary is written again after it is built (see rewrite), so that
-// none starts slower for the way its linker wrote it.
+// Every binary is run from fresh copies in turn (see replicate), so that
+// none starts slower or faster for how its file sits in the page cache.
 //
 // Every job is launched the same way: a fresh process with the bootstrap env
 // vars DAGSTER_PIPES_CONTEXT (a context file, as Dagster's default injector
