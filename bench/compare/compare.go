@@ -76,6 +76,10 @@ type Result struct {
 
 	Trace []time.Duration // medians of gojob startup-trace, one per TraceParts
 
+	// Paired holds the headline ratios as medians of per-round ratios,
+	// keyed "workload/workload" (see Result.paired).
+	Paired map[string]float64
+
 	BlobStores []BlobResult // BenchmarkMillionMessages of each cloud module
 
 	QuickstartBytes int64
@@ -94,13 +98,26 @@ var TraceParts = []string{
 
 // Ratios and targets.
 func (r *Result) LogSpeedup() float64 { return ratio(r.PyLoop, r.GoLoop) }
-func (r *Result) FloorRatio() float64 { return ratio(r.GoLoop, r.FloorLoop) }
+func (r *Result) FloorRatio() float64 { return r.paired("go logs", "floor", r.GoLoop, r.FloorLoop) }
+
+// paired is the median over the rounds of a's time over b's in the same
+// round (the rounds interleave every workload, so a drift of the machine
+// moves both), or, for a Result made without rounds, the ratio of the
+// medians.
+func (r *Result) paired(a, b string, medA, medB time.Duration) float64 {
+	if v, ok := r.Paired[a+"/"+b]; ok {
+		return v
+	}
+	return ratio(medA, medB)
+}
 
 // DirectLogSpeedup and DirectFloorRatio are (a) and (a') for the log path
 // that bypasses slog (Context.LogMessage).
 func (r *Result) DirectLogSpeedup() float64 { return ratio(r.PyLoop, r.GoDirectLoop) }
-func (r *Result) DirectFloorRatio() float64 { return ratio(r.GoDirectLoop, r.FloorLoop) }
-func (r *Result) ProcessSpeedup() float64   { return ratio(r.PyMatWall, r.GoMatWall) }
+func (r *Result) DirectFloorRatio() float64 {
+	return r.paired("go logs direct", "floor", r.GoDirectLoop, r.FloorLoop)
+}
+func (r *Result) ProcessSpeedup() float64 { return ratio(r.PyMatWall, r.GoMatWall) }
 
 // NoSignalsProcessSpeedup is (b) for a Go job without SIGINT/SIGTERM
 // handling, which the Python reference does not have either.
@@ -111,11 +128,15 @@ func ratio(a, b time.Duration) float64 { return float64(a) / float64(b) }
 
 // SlogOwnFloorRatio is slog's own floor over the write floor: what slog's
 // front end (caller PC, time, record) adds before any handler runs.
-func (r *Result) SlogOwnFloorRatio() float64 { return ratio(r.SlogFloorLoop, r.FloorLoop) }
+func (r *Result) SlogOwnFloorRatio() float64 {
+	return r.paired("floor through slog", "floor", r.SlogFloorLoop, r.FloorLoop)
+}
 
 // SlogOverSlogFloor is the slog path over slog's own floor: what this
 // package's handler adds.
-func (r *Result) SlogOverSlogFloor() float64 { return ratio(r.GoLoop, r.SlogFloorLoop) }
+func (r *Result) SlogOverSlogFloor() float64 {
+	return r.paired("go logs", "floor through slog", r.GoLoop, r.SlogFloorLoop)
+}
 
 // RustRatio is the small job through pipes.Run (signal handling on) over
 // the same job through the Rust port; 0 when the Rust port was not run.
@@ -123,12 +144,14 @@ func (r *Result) RustRatio() float64 {
 	if r.RustWall == 0 {
 		return 0
 	}
-	return ratio(r.JobSignalsWall, r.RustWall)
+	return r.paired("go startup-job-signals", "rust port", r.JobSignalsWall, r.RustWall)
 }
 
 // MiniGoRatio is the small job through pipes.Run (signal handling on) over
 // the straightforward Go port's.
-func (r *Result) MiniGoRatio() float64 { return ratio(r.JobSignalsWall, r.MiniGoWall) }
+func (r *Result) MiniGoRatio() float64 {
+	return r.paired("go startup-job-signals", "minimal go port", r.JobSignalsWall, r.MiniGoWall)
+}
 
 // Targets of issue 16: the log paths against the one-write-per-message
 // floor, and the small job against the Rust port (and faster than a
@@ -426,6 +449,26 @@ func Compare(cfg Config) (*Result, error) {
 	if rustJob != "" {
 		res.RustWall, res.RustEmptyWall = wall("rust port"), wall("empty rust program")
 	}
+	res.Paired = map[string]float64{}
+	for _, pr := range []struct {
+		a, b string
+		of   func(proc) time.Duration
+	}{
+		{"go logs", "floor", procLoop}, {"go logs direct", "floor", procLoop},
+		{"floor through slog", "floor", procLoop}, {"go logs", "floor through slog", procLoop},
+		{"go startup-job-signals", "rust port", procWall}, {"go startup-job-signals", "minimal go port", procWall},
+	} {
+		a, b := byName[pr.a], byName[pr.b]
+		if a == nil || b == nil || len(a.procs) != len(b.procs) || len(a.procs) == 0 {
+			continue
+		}
+		rs := make([]float64, len(a.procs))
+		for i := range rs {
+			rs[i] = ratio(pr.of(a.procs[i]), pr.of(b.procs[i]))
+		}
+		slices.Sort(rs)
+		res.Paired[pr.a+"/"+pr.b] = rs[len(rs)/2]
+	}
 	for i := range TraceParts {
 		res.Trace = append(res.Trace, time.Duration(median(mapSlice(byName["go startup-trace"].procs, func(p proc) int64 {
 			if i < len(p.parts) {
@@ -688,6 +731,9 @@ func median[T int64 | time.Duration](xs []T) T {
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
+
+func procLoop(p proc) time.Duration { return p.loop }
+func procWall(p proc) time.Duration { return p.wall }
 
 func medianLoop(ps []proc) time.Duration {
 	return median(mapSlice(ps, func(p proc) time.Duration { return p.loop }))

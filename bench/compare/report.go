@@ -47,7 +47,7 @@ func (r *Result) EagerSignalsCost() time.Duration { return r.JobEagerSignalsWall
 // first.
 func (r *Result) WriteText(w io.Writer) {
 	cpu := " [" + r.CPU + "]"
-	fmt.Fprintf(w, "machine: %s\n%s; %d log messages; medians of %d runs (logs) and %d runs (processes)\n\n", r.Machine, r.PyVersion, r.N, r.Runs, r.ProcessRuns)
+	fmt.Fprintf(w, "machine: %s\n%s; %d log messages; medians of %d runs (logs) and %d runs (processes); headline ratios are medians of per-round ratios\n\n", r.Machine, r.PyVersion, r.N, r.Runs, r.ProcessRuns)
 	fmt.Fprintf(w, "HEADLINE: log time / the one-write-per-message floor (issue 16)\n")
 	fmt.Fprintf(w, "  slog path (p.Log().Info)     %5.2fx  (<= %.2fx)  %s\n", r.FloorRatio(), TargetSlogFloorRatio, verdict(r.FloorRatio() <= TargetSlogFloorRatio))
 	fmt.Fprintf(w, "  Context.LogMessage           %5.2fx  (<= %.2fx)  %s\n", r.DirectFloorRatio(), TargetLogMessageFloorRatio, verdict(r.DirectFloorRatio() <= TargetLogMessageFloorRatio))
@@ -109,7 +109,7 @@ func (r *Result) WriteText(w io.Writer) {
 // WriteMarkdown prints the results as the tables of BENCHMARKS.md, ratios
 // first; every table with absolute figures names the CPU.
 func (r *Result) WriteMarkdown(w io.Writer) {
-	fmt.Fprintf(w, "Machine: %s. %s. %d log messages; medians of %d runs (logs) and %d runs (processes).\n\n", r.Machine, r.PyVersion, r.N, r.Runs, r.ProcessRuns)
+	fmt.Fprintf(w, "Machine: %s. %s. %d log messages; medians of %d runs (logs) and %d runs (processes); the ratios to the floor and to the other ports are medians of per-round ratios (every round runs each workload once, in a random order).\n\n", r.Machine, r.PyVersion, r.N, r.Runs, r.ProcessRuns)
 	fmt.Fprintln(w, "| Log path, time ÷ the one-write-per-message floor | Measured | Target (issue 16) | |")
 	fmt.Fprintln(w, "|---|---:|---:|---|")
 	fmt.Fprintf(w, "| `p.Log().Info` (slog) | **%.2f×** | ≤ %.2f× | %s |\n", r.FloorRatio(), TargetSlogFloorRatio, verdict(r.FloorRatio() <= TargetSlogFloorRatio))
