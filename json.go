@@ -540,6 +540,17 @@ func appendStringContentFast(dst []byte, s string) []byte {
 	n := len(dst)
 	dst = slices.Grow(dst, len(s))
 	i := 0
+	for ; i+16 <= len(s); i += 16 {
+		a := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		b := uint64(s[i+8]) | uint64(s[i+9])<<8 | uint64(s[i+10])<<16 | uint64(s[i+11])<<24 |
+			uint64(s[i+12])<<32 | uint64(s[i+13])<<40 | uint64(s[i+14])<<48 | uint64(s[i+15])<<56
+		if !plainASCII8(a) || !plainASCII8(b) {
+			break
+		}
+		binary.LittleEndian.PutUint64(dst[n+i:n+i+8], a)
+		binary.LittleEndian.PutUint64(dst[n+i+8:n+i+16], b)
+	}
 	for ; i+8 <= len(s); i += 8 {
 		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
 			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56

@@ -14,6 +14,22 @@ import (
 // p.Log().Log(ctx, pipes.LevelCritical, msg).
 const LevelCritical = slog.Level(12)
 
+// logTail ends a log line at level l, after the message: the level
+// field, the end of the params and of the message, and the newline.
+func logTail(l slog.Level) string {
+	switch {
+	case l < slog.LevelInfo:
+		return `","level":"DEBUG"}}` + "\n"
+	case l < slog.LevelWarn:
+		return `","level":"INFO"}}` + "\n"
+	case l < slog.LevelError:
+		return `","level":"WARNING"}}` + "\n"
+	case l < LevelCritical:
+		return `","level":"ERROR"}}` + "\n"
+	}
+	return `","level":"CRITICAL"}}` + "\n"
+}
+
 // levelName maps an slog level to the Pipes level names.
 func levelName(l slog.Level) string {
 	switch {
@@ -51,13 +67,12 @@ func (h *handler) Enabled(_ context.Context, l slog.Level) bool {
 }
 
 func (h *handler) Handle(_ context.Context, r slog.Record) error {
-	level := levelName(r.Level)
 	withTime := h.time && !r.Time.IsZero()
 	if r.NumAttrs() == 0 && !withTime {
 		if h.p.file != nil {
-			return h.p.file.logFast(h.p, level, r.Message, h.attrs, nil)
+			return h.p.file.logFast(h.p, r.Level, r.Message, h.attrs, nil)
 		}
-		return logText(h.p, level, r.Message, h.attrs, nil)
+		return logText(h.p, r.Level, r.Message, h.attrs, nil)
 	}
 	// The record's attributes are formatted before the Context is locked:
 	// resolving a LogValuer runs user code, which must not run under it.
@@ -72,7 +87,7 @@ func (h *handler) Handle(_ context.Context, r slog.Record) error {
 		b = appendAttr(b, h.group, a)
 		return true
 	})
-	err := logText(h.p, level, r.Message, "", b)
+	err := logText(h.p, r.Level, r.Message, "", b)
 	*bp = b
 	bufPool.Put(bp)
 	return err

@@ -5,6 +5,7 @@ package pipes
 import (
 	"errors"
 	"io"
+	"log/slog"
 	"os"
 )
 
@@ -32,6 +33,6 @@ func writeRaw(int, string, []byte) (int, error) {
 }
 
 // logFast is never called outside Unix (Context.file is nil there).
-func (c *FileChannel) logFast(p *Context, level, msg, attrs string, extra []byte) error {
-	return logSlow(p, c, level, msg, attrs, extra)
+func (c *FileChannel) logFast(p *Context, level slog.Level, msg, attrs string, extra []byte) error {
+	return logSlow(p, c, levelName(level), msg, attrs, extra)
 }

@@ -4,6 +4,7 @@ package pipes
 
 import (
 	"io"
+	"log/slog"
 	"os"
 	"syscall"
 )
@@ -112,22 +113,24 @@ const logLinePrefix = logEnvelope + `{"message":"`
 // The Context's closed flag is read under c.mu, which closeWith's closed
 // message also takes, so a message that finds the Context open is written
 // before closed, and one that finds it closed is refused.
-func (c *FileChannel) logFast(p *Context, level, msg, attrs string, extra []byte) error {
+func (c *FileChannel) logFast(p *Context, level slog.Level, msg, attrs string, extra []byte) error {
 	c.mu.Lock()
 	if p.closed.Load() || c.f == nil || c.broken {
 		c.mu.Unlock()
-		return logSlow(p, c, level, msg, attrs, extra)
+		return logSlow(p, c, levelName(level), msg, attrs, extra)
 	}
 	line := c.logLine
 	if len(line) < len(logLinePrefix) {
 		line = append(make([]byte, 0, 512), logLinePrefix...)
 	}
 	line = appendStringContentFast(line[:len(logLinePrefix)], msg)
-	line = append(line, attrs...)
-	line = append(line, extra...)
-	line = append(line, `","level":"`...)
-	line = append(line, level...)
-	line = append(line, `"}}`+"\n"...)
+	if len(attrs) > 0 {
+		line = append(line, attrs...)
+	}
+	if len(extra) > 0 {
+		line = append(line, extra...)
+	}
+	line = append(line, logTail(level)...)
 	c.logLine = line
 	n, err := syscall.Write(c.fd, line)
 	if err != nil || n != len(line) {

@@ -62,9 +62,9 @@ func (p *Context) LogMessage(level slog.Level, msg string) error {
 		return nil
 	}
 	if p.file != nil {
-		return p.file.logFast(p, levelName(level), msg, "", nil)
+		return p.file.logFast(p, level, msg, "", nil)
 	}
-	return logText(p, levelName(level), msg, "", nil)
+	return logText(p, level, msg, "", nil)
 }
 
 // IsClosed reports whether the Context has been closed.
@@ -282,7 +282,7 @@ func (p *Context) LogExternalStream(stream, text string, extras map[string]any) 
 // handler's formatted attributes). A log message runs no user code, so a
 // channel that can encode it in place under its own lock (a [FileChannel])
 // gets it that way: no params buffer, no copy, no lock of the Context's.
-func logText(p *Context, level, msg, attrs string, extra []byte) error {
+func logText(p *Context, level slog.Level, msg, attrs string, extra []byte) error {
 	if p.file != nil {
 		return p.file.logFast(p, level, msg, attrs, extra)
 	}
@@ -290,10 +290,10 @@ func logText(p *Context, level, msg, attrs string, extra []byte) error {
 		return nil
 	}
 	if lw, ok := p.channel.(logWriter); ok {
-		return logSlow(p, lw, level, msg, attrs, extra)
+		return logSlow(p, lw, levelName(level), msg, attrs, extra)
 	}
 	return p.emit(MethodLog, nil, func(dst []byte) ([]byte, error) {
-		return appendLogParams(dst, level, msg, attrs, extra), nil
+		return appendLogParams(dst, levelName(level), msg, attrs, extra), nil
 	})
 }
 
