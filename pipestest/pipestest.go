@@ -205,7 +205,8 @@ func (s *Session) Run(code func()) *Result {
 // RunJob runs job with pipes.Run (with signal handling off) as the
 // external process of a new Pipes session, and returns what it reported;
 // Result.Err is the error pipes.Run returned. opts are passed to pipes.Run
-// after the session's own.
+// after the session's own. The job runs on the test's goroutine, so it may
+// call t.Fatal: the session closes as failed and the test stops there.
 func (s *Session) RunJob(job func(ctx context.Context, p *pipes.Context) error, opts ...pipes.Option) *Result {
 	s.t.Helper()
 	return s.runInProcess(func(res *Result) {
