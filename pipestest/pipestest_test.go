@@ -384,3 +384,27 @@ func TestContextData(t *testing.T) {
 	s := pipestest.NewSession(t, pipestest.Context{RunID: "ignored"}, pipestest.WithContextData(pipes.ContextData{RunID: "exact"}))
 	assert.Equal(t, "exact", s.Data().RunID)
 }
+
+// A job that calls t.Fatal stops the test there (the job runs on the
+// test's goroutine), after the session was closed: in a child test
+// process, which must fail with the job's message and never get past
+// RunJob.
+func TestRunJobFatalStopsTheTest(t *testing.T) {
+	if os.Getenv("PIPESTEST_FATAL_CHILD") == "1" {
+		pipestest.RunJob(t, pipestest.Context{AssetKeys: []string{"a"}}, func(ctx context.Context, p *pipes.Context) error {
+			p.Log().Info("before")
+			t.Fatal("the job gave up")
+			return nil
+		})
+		fmt.Println("RunJob returned")
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestRunJobFatalStopsTheTest$", "-test.v")
+	cmd.Env = append(os.Environ(), "PIPESTEST_FATAL_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	require.Error(t, err, "%s", out)
+	assert.Contains(t, string(out), "the job gave up")
+	assert.Contains(t, string(out), "--- FAIL: TestRunJobFatalStopsTheTest")
+	assert.NotContains(t, string(out), "RunJob returned")
+	assert.NotContains(t, string(out), "panic")
+}
