@@ -74,8 +74,11 @@ func readFileLimit(path string, limit int64) ([]byte, error) {
 			return nil, &os.PathError{Op: "read", Path: path, Err: err}
 		}
 		buf = buf[:len(buf)+n]
-		if n < len(want) {
-			break // a short read of a regular file is its end
+		if n == 0 || (n < len(want) && int64(len(buf)) == st.Size) {
+			// The end: read(2) says so, or the file is all there, as
+			// fstat said (a short read before that, which a FUSE mount
+			// such as Databricks' /dbfs may give, goes on reading).
+			break
 		}
 	}
 	return buf, nil
