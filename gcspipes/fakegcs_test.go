@@ -35,6 +35,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(benchServerEnv) == "1" {
+		// The benchmarks' server process (bench_test.go), not a test run.
+		os.Exit(serveBenchServer())
+	}
 	code := m.Run()
 	if fakeSrv != nil {
 		fakeSrv.Stop()
