@@ -1,12 +1,9 @@
 package databrickspipes_test
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"strings"
@@ -19,6 +16,7 @@ import (
 	"github.com/dagster-pipes-go/pipes/databrickspipes"
 	"github.com/dagster-pipes-go/pipes/internal/blobbench"
 	"github.com/dagster-pipes-go/pipes/internal/dbxserver"
+	"github.com/dagster-pipes-go/pipes/internal/testserver"
 )
 
 // BenchmarkMillionMessages writes 1,000,000 log messages (20,000 with
@@ -136,8 +134,7 @@ func serveBenchServer() int {
 		return 1
 	}
 	defer srv.Close()
-	fmt.Printf("%s\n%s\n", srv.URL, srv.Root)
-	_, _ = io.Copy(io.Discard, os.Stdin)
+	testserver.ServeChild(srv.URL, srv.Root)
 	return 0
 }
 
@@ -153,35 +150,7 @@ func (s benchServer) local(p string) string {
 // again) and stops it when the benchmark ends.
 func startBenchServer(b *testing.B) benchServer {
 	b.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), benchServerEnv+"=1")
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatalf("starting the dbxserver process: %v", err)
-	}
-	b.Cleanup(func() {
-		_ = stdin.Close()
-		if err := cmd.Wait(); err != nil {
-			b.Errorf("dbxserver process: %v", err)
-		}
-	})
-	r := bufio.NewReader(stdout)
-	var lines [2]string
-	for i := range lines {
-		l, err := r.ReadString('\n')
-		if err != nil {
-			b.Fatalf("dbxserver process: reading its address: %v (got %q)", err, l)
-		}
-		lines[i] = strings.TrimSuffix(l, "\n")
-	}
+	lines := testserver.StartChild(b, benchServerEnv, "dbxserver", 2)
 	if !strings.HasPrefix(lines[0], "http://127.0.0.1:") || !filepath.IsAbs(lines[1]) {
 		b.Fatalf("dbxserver process: unexpected address %q, root %q", lines[0], lines[1])
 	}

@@ -1,11 +1,8 @@
 package gcspipes_test
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +13,7 @@ import (
 	"github.com/dagster-pipes-go/pipes"
 	"github.com/dagster-pipes-go/pipes/internal/blobbench"
 	"github.com/dagster-pipes-go/pipes/internal/blobtest"
+	"github.com/dagster-pipes-go/pipes/internal/testserver"
 )
 
 // BenchmarkHundredThousandMessages writes 100,000 messages through a GCS
@@ -140,8 +138,7 @@ func serveBenchServer() int {
 	}
 	defer srv.Stop()
 	srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: benchBucketName})
-	fmt.Println(url)
-	_, _ = io.Copy(io.Discard, os.Stdin)
+	testserver.ServeChild(url)
 	return 0
 }
 
@@ -149,31 +146,7 @@ func serveBenchServer() int {
 // binary again), returns its URL, and stops it when the benchmark ends.
 func startBenchServer(b *testing.B) string {
 	b.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), benchServerEnv+"=1")
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatalf("starting the fake-gcs-server process: %v", err)
-	}
-	b.Cleanup(func() {
-		_ = stdin.Close()
-		if err := cmd.Wait(); err != nil {
-			b.Errorf("fake-gcs-server process: %v", err)
-		}
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		b.Fatalf("fake-gcs-server process: reading its address: %v (got %q)", err, line)
-	}
-	url := strings.TrimSuffix(line, "\n")
+	url := testserver.StartChild(b, benchServerEnv, "fake-gcs-server", 1)[0]
 	if !strings.HasPrefix(url, "http://127.0.0.1:") {
 		b.Fatalf("fake-gcs-server process: unexpected address %q", url)
 	}
