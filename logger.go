@@ -14,36 +14,38 @@ import (
 // p.Log().Log(ctx, pipes.LevelCritical, msg).
 const LevelCritical = slog.Level(12)
 
-// logTail ends a log line at level l, after the message: the level
-// field, the end of the params and of the message, and the newline.
-func logTail(l slog.Level) string {
+// levelNames are the Pipes level names, by levelIndex; logTails end a log
+// line at each level, after the message: the level field, the end of the
+// params and of the message, and the newline (one constant, one copy).
+var (
+	levelNames = [...]string{"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+	logTails   = [...]string{
+		`","level":"DEBUG"}}` + "\n", `","level":"INFO"}}` + "\n", `","level":"WARNING"}}` + "\n",
+		`","level":"ERROR"}}` + "\n", `","level":"CRITICAL"}}` + "\n",
+	}
+)
+
+// levelIndex maps an slog level to its Pipes level, as an index of
+// levelNames.
+func levelIndex(l slog.Level) int {
 	switch {
 	case l < slog.LevelInfo:
-		return `","level":"DEBUG"}}` + "\n"
+		return 0
 	case l < slog.LevelWarn:
-		return `","level":"INFO"}}` + "\n"
+		return 1
 	case l < slog.LevelError:
-		return `","level":"WARNING"}}` + "\n"
+		return 2
 	case l < LevelCritical:
-		return `","level":"ERROR"}}` + "\n"
+		return 3
 	}
-	return `","level":"CRITICAL"}}` + "\n"
+	return 4
 }
 
 // levelName maps an slog level to the Pipes level names.
-func levelName(l slog.Level) string {
-	switch {
-	case l < slog.LevelInfo:
-		return "DEBUG"
-	case l < slog.LevelWarn:
-		return "INFO"
-	case l < slog.LevelError:
-		return "WARNING"
-	case l < LevelCritical:
-		return "ERROR"
-	}
-	return "CRITICAL"
-}
+func levelName(l slog.Level) string { return levelNames[levelIndex(l)] }
+
+// logTail ends a log line at level l (see logTails).
+func logTail(l slog.Level) string { return logTails[levelIndex(l)] }
 
 // handler is the slog.Handler behind Context.Log: each record becomes one
 // log message. Attributes follow the message as key=value pairs, grouped
