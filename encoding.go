@@ -2,12 +2,9 @@ package pipes
 
 import (
 	"bytes"
-	"compress/zlib"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"strings"
 )
@@ -23,15 +20,7 @@ func EncodeParam(value any) (string, error) {
 		return "", newError(ErrInvalidValue,
 			"Invalid type for parameter `value` of `encode_param`. Expected a JSON-serializable type, got `%T`: %v", value, err)
 	}
-	var buf bytes.Buffer
-	zw := zlib.NewWriter(&buf)
-	if _, err := zw.Write(raw); err != nil {
-		return "", err
-	}
-	if err := zw.Close(); err != nil {
-		return "", err
-	}
-	return base64.StdEncoding.EncodeToString(buf.Bytes()), nil
+	return base64.StdEncoding.EncodeToString(appendZlib(nil, raw)), nil
 }
 
 // DecodeParam decodes a bootstrap value made by Dagster (or by [EncodeParam]):
@@ -63,39 +52,13 @@ func DecodeParamLimit(value string, maxSize int64) (any, error) {
 	return v, nil
 }
 
-// inflateParam decompresses a bootstrap value: with inflateZlib when it
-// takes the stream (every value Dagster makes), else with compress/zlib,
-// whose errors say what is wrong.
+// inflateParam decompresses a bootstrap value of at most maxSize bytes.
 func inflateParam(compressed []byte, maxSize int64) ([]byte, error) {
-	if maxSize >= 0 && maxSize <= math.MaxInt32 {
-		if raw, ok := inflateZlib(compressed, int(maxSize)); ok {
-			return raw, nil
-		}
-	}
-	zr, err := zlib.NewReader(bytes.NewReader(compressed))
+	raw, err := inflateZlib(compressed, int(max(0, min(maxSize, math.MaxInt))))
 	if err != nil {
-		return nil, zlibError(err)
-	}
-	raw, err := io.ReadAll(io.LimitReader(zr, maxSize+1))
-	if err != nil {
-		return nil, zlibError(err)
-	}
-	if int64(len(raw)) > maxSize {
-		return nil, fmt.Errorf("decode param: the value decompresses to more than %d bytes: it is not a Pipes bootstrap value (or, if it is, decode it with DecodeParamLimit and a larger limit)", maxSize)
+		return nil, fmt.Errorf("decode param: %w", err)
 	}
 	return raw, nil
-}
-
-// zlibError names zlib in err once (zlib's own errors already start with
-// "zlib: ", the reader's EOF errors do not).
-func zlibError(err error) error {
-	switch {
-	case strings.HasPrefix(err.Error(), "zlib: "):
-		return fmt.Errorf("decode param: %w", err)
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return fmt.Errorf("decode param: zlib: the compressed data is truncated: %w", err)
-	}
-	return fmt.Errorf("decode param: zlib: %w", err)
 }
 
 // EncodeEnvVar is an alias of [EncodeParam].

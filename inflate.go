@@ -1,42 +1,68 @@
 package pipes
 
-import "hash/adler32"
+import (
+	"errors"
+	"fmt"
+	"hash/adler32"
+	"io"
+)
 
-// This file holds a small zlib (RFC 1950) and DEFLATE (RFC 1951) decoder
-// for the bootstrap values. compress/zlib's first use in a process costs a
-// small job about a tenth of a millisecond (its decoder allocates a 32 KB
-// window and builds its tables); a bootstrap value inflates to a few hundred
-// bytes. The decoder is strict: on anything it does not accept (a bad
-// header, a corrupt or truncated stream, a wrong checksum, output over the
-// limit) it gives up, and DecodeParamLimit decodes with compress/zlib, which
-// says exactly what is wrong. What it accepts, compress/zlib accepts with
-// the same bytes (FuzzInflateAgreesWithZlib).
+// This file holds the zlib (RFC 1950) and DEFLATE (RFC 1951) decoder of
+// the bootstrap values. compress/zlib would cost every process that imports
+// this package about 20 µs at start-up (compress/flate builds its encoders
+// when it is initialized) and a small job a tenth of a millisecond more at
+// its first use (a 32 KB window, its tables); a bootstrap value inflates to
+// a few hundred bytes. It takes what compress/zlib takes and gives the same
+// bytes, and refuses what compress/zlib refuses
+// (FuzzInflateAgreesWithZlib).
 
-// inflateZlib returns the data of the zlib stream at the start of in, or
-// false if it is not a well-formed stream of at most maxSize bytes.
-func inflateZlib(in []byte, maxSize int) ([]byte, bool) {
+// Errors of inflateZlib, named as compress/zlib names them.
+var (
+	errZlibHeader     = errors.New("zlib: invalid header")
+	errZlibDictionary = errors.New("zlib: invalid dictionary: the stream needs a preset dictionary, which Pipes values never use")
+	errZlibChecksum   = errors.New("zlib: invalid checksum")
+	errZlibTruncated  = fmt.Errorf("zlib: the compressed data is truncated: %w", io.ErrUnexpectedEOF)
+)
+
+// errInflateTooLarge is the error of a stream that inflates to more than
+// the limit.
+type errInflateTooLarge struct{ max int }
+
+func (e errInflateTooLarge) Error() string {
+	return fmt.Sprintf("the value decompresses to more than %d bytes: it is not a Pipes bootstrap value (or, if it is, decode it with DecodeParamLimit and a larger limit)", e.max)
+}
+
+// inflateZlib returns the data of the zlib stream at the start of in,
+// which may be at most maxSize bytes.
+func inflateZlib(in []byte, maxSize int) ([]byte, error) {
 	if len(in) < 2 {
-		return nil, false
+		if len(in) == 1 && in[0]&0x0f != 8 {
+			return nil, errZlibHeader
+		}
+		return nil, errZlibTruncated
 	}
 	cmf, flg := in[0], in[1]
 	// Deflate with a window of at most 32 KB, a header checksum that
 	// holds, and no preset dictionary: compress/zlib's checks.
-	if cmf&0x0f != 8 || cmf>>4 > 7 || (uint(cmf)<<8|uint(flg))%31 != 0 || flg&0x20 != 0 {
-		return nil, false
+	if cmf&0x0f != 8 || cmf>>4 > 7 || (uint(cmf)<<8|uint(flg))%31 != 0 {
+		return nil, errZlibHeader
+	}
+	if flg&0x20 != 0 {
+		return nil, errZlibDictionary
 	}
 	f := inflater{in: in, pos: 2, max: maxSize}
 	if !f.run() {
-		return nil, false
+		return nil, f.err
 	}
 	if len(in)-f.pos < 4 {
-		return nil, false
+		return nil, errZlibTruncated
 	}
 	c := in[f.pos:]
 	want := uint32(c[0])<<24 | uint32(c[1])<<16 | uint32(c[2])<<8 | uint32(c[3])
 	if adler32.Checksum(f.out) != want {
-		return nil, false
+		return nil, errZlibChecksum
 	}
-	return f.out, true
+	return f.out, nil
 }
 
 type inflater struct {
@@ -46,6 +72,19 @@ type inflater struct {
 	nbuf uint
 	out  []byte
 	max  int
+	err  error // why run returned false
+}
+
+// corrupt records that the stream is not valid DEFLATE and returns false.
+func (f *inflater) corrupt() bool {
+	f.err = fmt.Errorf("zlib: corrupt DEFLATE data before byte %d of the compressed value", f.pos)
+	return false
+}
+
+// tooLarge records that the output would pass the limit and returns false.
+func (f *inflater) tooLarge() bool {
+	f.err = errInflateTooLarge{f.max}
+	return false
 }
 
 // bits returns the next n (≤ 16) bits. It loads only bytes of which it
@@ -53,6 +92,7 @@ type inflater struct {
 func (f *inflater) bits(n uint) (uint32, bool) {
 	for f.nbuf < n {
 		if f.pos >= len(f.in) {
+			f.err = errZlibTruncated
 			return 0, false
 		}
 		f.buf |= uint32(f.in[f.pos]) << f.nbuf
@@ -127,6 +167,7 @@ func (f *inflater) decode(h *huffman) (int, bool) {
 		first = (first + count) << 1
 		code <<= 1
 	}
+	f.corrupt()
 	return 0, false
 }
 
@@ -196,7 +237,7 @@ func (f *inflater) run() bool {
 				return false
 			}
 		default:
-			return false
+			return f.corrupt() // block type 3 is reserved
 		}
 		if final == 1 {
 			return true
@@ -207,15 +248,20 @@ func (f *inflater) run() bool {
 func (f *inflater) stored() bool {
 	f.buf, f.nbuf = 0, 0 // the rest of the current byte is padding
 	if len(f.in)-f.pos < 4 {
+		f.err = errZlibTruncated
 		return false
 	}
 	h := f.in[f.pos:]
 	n := int(h[0]) | int(h[1])<<8
 	if uint16(n) != ^(uint16(h[2]) | uint16(h[3])<<8) {
-		return false
+		return f.corrupt()
 	}
 	f.pos += 4
-	if len(f.in)-f.pos < n || len(f.out)+n > f.max {
+	if len(f.out)+min(n, len(f.in)-f.pos) > f.max {
+		return f.tooLarge()
+	}
+	if len(f.in)-f.pos < n {
+		f.err = errZlibTruncated
 		return false
 	}
 	f.out = append(f.out, f.in[f.pos:f.pos+n]...)
@@ -230,7 +276,7 @@ func (f *inflater) dynamic(lit, dist *huffman) bool {
 	}
 	nlit, ndist, ncode := int(h&0x1f)+257, int(h>>5&0x1f)+1, int(h>>10)+4
 	if nlit > 286 || ndist > 30 {
-		return false
+		return f.corrupt()
 	}
 	var lengths [286 + 30]uint8
 	for i := range ncode {
@@ -242,7 +288,7 @@ func (f *inflater) dynamic(lit, dist *huffman) bool {
 	}
 	var cl huffman
 	if !cl.build(lengths[:19], false) {
-		return false
+		return f.corrupt()
 	}
 	lengths = [286 + 30]uint8{}
 	for i := 0; i < nlit+ndist; {
@@ -260,7 +306,7 @@ func (f *inflater) dynamic(lit, dist *huffman) bool {
 		switch sym {
 		case 16:
 			if i == 0 {
-				return false
+				return f.corrupt() // nothing to repeat
 			}
 			l = lengths[i-1]
 			rep, ok = f.bits(2)
@@ -272,18 +318,21 @@ func (f *inflater) dynamic(lit, dist *huffman) bool {
 			rep, ok = f.bits(7)
 			rep += 11
 		}
-		if !ok || i+int(rep) > nlit+ndist {
+		if !ok {
 			return false
+		}
+		if i+int(rep) > nlit+ndist {
+			return f.corrupt()
 		}
 		for range rep {
 			lengths[i] = l
 			i++
 		}
 	}
-	if lengths[256] == 0 {
-		return false // no end-of-block code
+	if lengths[256] == 0 || !lit.build(lengths[:nlit], false) || !dist.build(lengths[nlit:nlit+ndist], false) {
+		return f.corrupt() // no end-of-block code, or a code that is not one
 	}
-	return lit.build(lengths[:nlit], false) && dist.build(lengths[nlit:nlit+ndist], false)
+	return true
 }
 
 // codes decodes a block's literals and matches up to its end code.
@@ -296,14 +345,14 @@ func (f *inflater) codes(lit, dist *huffman) bool {
 		switch {
 		case sym < 256:
 			if len(f.out) >= f.max {
-				return false
+				return f.tooLarge()
 			}
 			f.out = append(f.out, byte(sym))
 			continue
 		case sym == 256:
 			return true
 		case sym > 285:
-			return false
+			return f.corrupt()
 		}
 		sym -= 257
 		e, ok := f.bits(uint(lengthExtra[sym]))
@@ -312,16 +361,22 @@ func (f *inflater) codes(lit, dist *huffman) bool {
 		}
 		n := int(lengthBase[sym]) + int(e)
 		d, ok := f.decode(dist)
-		if !ok || d >= 30 {
+		if !ok {
 			return false
+		}
+		if d >= 30 {
+			return f.corrupt()
 		}
 		e, ok = f.bits(uint(distExtra[d]))
 		if !ok {
 			return false
 		}
 		back := int(distBase[d]) + int(e)
-		if back > len(f.out) || len(f.out)+n > f.max {
-			return false
+		if back > len(f.out) {
+			return f.corrupt() // before the start of the data
+		}
+		if len(f.out)+n > f.max {
+			return f.tooLarge()
 		}
 		from := len(f.out) - back
 		for i := range n {
