@@ -157,12 +157,30 @@ func unwrap(err error) (many []error, one error) {
 	return nil, nil
 }
 
-// kindNames names this package's sentinel errors in exceptions.
-var kindNames = map[error]string{
-	ErrClosed: "pipes.ErrClosed", ErrNotInitialized: "pipes.ErrNotInitialized", ErrUndefined: "pipes.ErrUndefined",
-	ErrInvalidAssetKey: "pipes.ErrInvalidAssetKey", ErrAlreadyMaterialized: "pipes.ErrAlreadyMaterialized",
-	ErrInvalidMetadata: "pipes.ErrInvalidMetadata", ErrInvalidValue: "pipes.ErrInvalidValue",
-	ErrInvalidParams: "pipes.ErrInvalidParams", ErrInvalidContext: "pipes.ErrInvalidContext",
+// kindName names this package's sentinel errors in exceptions. A switch,
+// not a map: a map would be built at every process's start.
+func kindName(err error) (string, bool) {
+	switch err {
+	case ErrClosed:
+		return "pipes.ErrClosed", true
+	case ErrNotInitialized:
+		return "pipes.ErrNotInitialized", true
+	case ErrUndefined:
+		return "pipes.ErrUndefined", true
+	case ErrInvalidAssetKey:
+		return "pipes.ErrInvalidAssetKey", true
+	case ErrAlreadyMaterialized:
+		return "pipes.ErrAlreadyMaterialized", true
+	case ErrInvalidMetadata:
+		return "pipes.ErrInvalidMetadata", true
+	case ErrInvalidValue:
+		return "pipes.ErrInvalidValue", true
+	case ErrInvalidParams:
+		return "pipes.ErrInvalidParams", true
+	case ErrInvalidContext:
+		return "pipes.ErrInvalidContext", true
+	}
+	return "", false
 }
 
 // errorName names err for an exception (see [Exception.Name]).
@@ -174,12 +192,12 @@ func errorName(err error, depth int) string {
 		return "panic"
 	}
 	if pe, ok := err.(*Error); ok && pe != nil {
-		if name, known := kindNames[pe.Kind]; known {
+		if name, known := kindName(pe.Kind); known {
 			return name
 		}
 		return "*pipes.Error"
 	}
-	if name, known := kindNames[err]; known {
+	if name, known := kindName(err); known {
 		return name
 	}
 	name := reflect.TypeOf(err).String()

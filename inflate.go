@@ -21,8 +21,16 @@ var (
 	errZlibHeader     = errors.New("zlib: invalid header")
 	errZlibDictionary = errors.New("zlib: invalid dictionary: the stream needs a preset dictionary, which Pipes values never use")
 	errZlibChecksum   = errors.New("zlib: invalid checksum")
-	errZlibTruncated  = fmt.Errorf("zlib: the compressed data is truncated: %w", io.ErrUnexpectedEOF)
+	errZlibTruncated  = zlibTruncatedError{}
 )
+
+// zlibTruncatedError is the error of a stream that ends early. It is a
+// type rather than fmt.Errorf's wrapping so that the package's init does
+// not run fmt.
+type zlibTruncatedError struct{}
+
+func (zlibTruncatedError) Error() string { return "zlib: the compressed data is truncated" }
+func (zlibTruncatedError) Unwrap() error { return io.ErrUnexpectedEOF }
 
 // errInflateTooLarge is the error of a stream that inflates to more than
 // the limit.
@@ -112,10 +120,10 @@ type huffman struct {
 	symbol [288]uint16
 }
 
-// build makes the code of the given code lengths. Unless fixed, it takes
-// only what compress/flate takes: a complete code, no code at all (which
-// fails when used), or a single code of length 1.
-func (h *huffman) build(lengths []uint8, fixed bool) bool {
+// build makes the code of the given code lengths. It takes only what
+// compress/flate takes: a complete code, no code at all (which fails when
+// used), or a single code of length 1.
+func (h *huffman) build(lengths []uint8) bool {
 	h.count = [16]uint16{}
 	for _, l := range lengths {
 		h.count[l]++
@@ -128,7 +136,7 @@ func (h *huffman) build(lengths []uint8, fixed bool) bool {
 			return false // over-subscribed
 		}
 	}
-	if left > 0 && !fixed {
+	if left > 0 {
 		total := 0
 		for _, c := range h.count {
 			total += int(c)
@@ -180,33 +188,51 @@ var (
 	codeLengthOrder = [19]uint8{16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15}
 )
 
-// fixedLit and fixedDist are DEFLATE's fixed codes, which the short
-// bootstrap values Dagster compresses use: built once, so that run's stack
-// frame stays small (a first call that grows the goroutine's stack costs
-// more than the whole decode).
-var fixedLit, fixedDist = func() (*huffman, *huffman) {
-	var lengths [288]uint8
-	for i := range lengths {
-		switch {
-		case i < 144:
-			lengths[i] = 8
-		case i < 256:
-			lengths[i] = 9
-		case i < 280:
-			lengths[i] = 7
-		default:
-			lengths[i] = 8
+// fixedLiteral and fixedDistance read a symbol in DEFLATE's fixed codes
+// (RFC 1951, 3.2.6), which the short values Dagster compresses use. They
+// compute it from the code instead of looking it up in tables: tables would
+// be built at every process's start, or grow the first decode's stack.
+func (f *inflater) fixedLiteral() (int, bool) {
+	code := 0
+	for range 7 {
+		b, ok := f.bits(1)
+		if !ok {
+			return 0, false
 		}
+		code = code<<1 | int(b)
 	}
-	var lit, dist huffman
-	lit.build(lengths[:], true)
-	var dl [30]uint8
-	for i := range dl {
-		dl[i] = 5
+	if code <= 0x17 {
+		return 256 + code, true // 7 bits: 256–279
 	}
-	dist.build(dl[:], true)
-	return &lit, &dist
-}()
+	b, ok := f.bits(1)
+	if !ok {
+		return 0, false
+	}
+	code = code<<1 | int(b)
+	switch {
+	case code >= 0x30 && code <= 0xbf:
+		return code - 0x30, true // 8 bits: 0–143
+	case code >= 0xc0 && code <= 0xc7:
+		return 280 + code - 0xc0, true // 8 bits: 280–287
+	}
+	b, ok = f.bits(1)
+	if !ok {
+		return 0, false
+	}
+	return 144 + (code<<1 | int(b)) - 0x190, true // 9 bits: 144–255
+}
+
+func (f *inflater) fixedDistance() (int, bool) {
+	code := 0
+	for range 5 {
+		b, ok := f.bits(1)
+		if !ok {
+			return 0, false
+		}
+		code = code<<1 | int(b)
+	}
+	return code, true
+}
 
 // run decodes the DEFLATE blocks up to the final one.
 func (f *inflater) run() bool {
@@ -226,7 +252,7 @@ func (f *inflater) run() bool {
 				return false
 			}
 		case 1:
-			if !f.codes(fixedLit, fixedDist) {
+			if !f.codes(nil, nil) {
 				return false
 			}
 		case 2:
@@ -287,7 +313,7 @@ func (f *inflater) dynamic(lit, dist *huffman) bool {
 		lengths[codeLengthOrder[i]] = uint8(l)
 	}
 	var cl huffman
-	if !cl.build(lengths[:19], false) {
+	if !cl.build(lengths[:19]) {
 		return f.corrupt()
 	}
 	lengths = [286 + 30]uint8{}
@@ -329,16 +355,23 @@ func (f *inflater) dynamic(lit, dist *huffman) bool {
 			i++
 		}
 	}
-	if lengths[256] == 0 || !lit.build(lengths[:nlit], false) || !dist.build(lengths[nlit:nlit+ndist], false) {
+	if lengths[256] == 0 || !lit.build(lengths[:nlit]) || !dist.build(lengths[nlit:nlit+ndist]) {
 		return f.corrupt() // no end-of-block code, or a code that is not one
 	}
 	return true
 }
 
-// codes decodes a block's literals and matches up to its end code.
+// codes decodes a block's literals and matches up to its end code, in the
+// fixed codes if lit and dist are nil.
 func (f *inflater) codes(lit, dist *huffman) bool {
 	for {
-		sym, ok := f.decode(lit)
+		var sym int
+		var ok bool
+		if lit == nil {
+			sym, ok = f.fixedLiteral()
+		} else {
+			sym, ok = f.decode(lit)
+		}
 		if !ok {
 			return false
 		}
@@ -360,7 +393,12 @@ func (f *inflater) codes(lit, dist *huffman) bool {
 			return false
 		}
 		n := int(lengthBase[sym]) + int(e)
-		d, ok := f.decode(dist)
+		var d int
+		if dist == nil {
+			d, ok = f.fixedDistance()
+		} else {
+			d, ok = f.decode(dist)
+		}
 		if !ok {
 			return false
 		}
