@@ -204,6 +204,9 @@ func (d *fastJSON) str() (string, bool) {
 		case c == '"':
 			s := d.in[start:d.pos]
 			d.pos++
+			if k, ok := internedKey(s); ok {
+				return k, true
+			}
 			if !utf8.Valid(s) {
 				return "", false
 			}
@@ -487,4 +490,44 @@ func mapOf[T any](v any, conv func(any) (T, bool)) (map[string]T, bool) {
 		}
 	}
 	return out, true
+}
+
+// internedKey returns the constant equal to s for the keys of the context
+// and of the bootstrap params: they are not allocated again for each value.
+func internedKey(s []byte) (string, bool) {
+	switch string(s) { // compared without an allocation
+	case "asset_keys":
+		return "asset_keys", true
+	case "code_version_by_asset_key":
+		return "code_version_by_asset_key", true
+	case "provenance_by_asset_key":
+		return "provenance_by_asset_key", true
+	case "partition_key":
+		return "partition_key", true
+	case "partition_key_range":
+		return "partition_key_range", true
+	case "partition_time_window":
+		return "partition_time_window", true
+	case "run_id":
+		return "run_id", true
+	case "job_name":
+		return "job_name", true
+	case "retry_number":
+		return "retry_number", true
+	case "extras":
+		return "extras", true
+	case "path":
+		return "path", true
+	case "start":
+		return "start", true
+	case "end":
+		return "end", true
+	case "code_version":
+		return "code_version", true
+	case "input_data_versions":
+		return "input_data_versions", true
+	case "is_user_provided":
+		return "is_user_provided", true
+	}
+	return "", false
 }

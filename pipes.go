@@ -390,51 +390,66 @@ func Run(ctx context.Context, job func(ctx context.Context, p *Context) error, o
 // signalWatch is Run's handling of signals: after the configured delay it
 // installs os/signal's and watches on a goroutine of its own, which
 // cancels the job's ctx on the first signal and ends the process on the
-// second (stopNow). A nil *signalWatch watches nothing.
+// second (stopNow). A nil *signalWatch watches nothing. What the watching
+// needs is made when it starts: a job shorter than the delay allocates the
+// watch and its timer only.
 type signalWatch struct {
-	sigs      chan os.Signal
+	signals   []os.Signal
+	cancel    context.CancelCauseFunc
 	timer     *time.Timer   // nil when installed without delay
-	installed chan struct{} // closed once Notify has returned
-	done      chan struct{} // closed by stop: the watching ends
-	exited    chan struct{} // closed when the watching goroutine returns
-	session   chan *Context // the open session, once there is one
-	first     *SignalError  // the first signal; read after exited
+	installed chan struct{} // without delay: closed once Notify has returned
+
+	mu      sync.Mutex
+	session *Context       // the open session, once there is one
+	stopped bool           // stop was called: a late timer installs nothing
+	sigs    chan os.Signal // set, with done and exited, when the watching starts
+	done    chan struct{}  // closed by stop: the watching ends
+	exited  chan struct{}  // closed when the watching goroutine returns
+
+	first *SignalError // the first signal; read after exited
 }
 
 func watchSignals(c *config, cancel context.CancelCauseFunc) *signalWatch {
-	w := &signalWatch{
-		sigs:      make(chan os.Signal, 2),
-		installed: make(chan struct{}),
-		done:      make(chan struct{}),
-		exited:    make(chan struct{}),
-		session:   make(chan *Context, 1),
-	}
-	watch := func() {
-		defer close(w.exited)
-		signalNotify(w.sigs, c.signals...)
-		close(w.installed)
-		var p *Context
-		for {
-			select {
-			case <-w.done:
-				return
-			case p = <-w.session:
-			case sig := <-w.sigs:
-				if w.first == nil {
-					w.first = &SignalError{Signal: sig}
-					cancel(w.first)
-					continue
-				}
-				stopNow(p, w.first, sig)
-			}
-		}
-	}
+	w := &signalWatch{signals: c.signals, cancel: cancel}
 	if c.signalDelay > 0 {
-		w.timer = time.AfterFunc(c.signalDelay, watch)
+		w.timer = time.AfterFunc(c.signalDelay, w.watch)
 	} else {
-		go watch() // while the session opens; attach waits for it
+		w.installed = make(chan struct{})
+		go w.watch() // while the session opens; attach waits for it
 	}
 	return w
+}
+
+// watch installs the handling and watches until stop.
+func (w *signalWatch) watch() {
+	w.mu.Lock()
+	if w.stopped {
+		w.mu.Unlock()
+		return
+	}
+	w.sigs, w.done, w.exited = make(chan os.Signal, 2), make(chan struct{}), make(chan struct{})
+	w.mu.Unlock()
+	defer close(w.exited)
+	signalNotify(w.sigs, w.signals...)
+	if w.installed != nil {
+		close(w.installed)
+	}
+	for {
+		select {
+		case <-w.done:
+			return
+		case sig := <-w.sigs:
+			if w.first == nil {
+				w.first = &SignalError{Signal: sig}
+				w.cancel(w.first)
+				continue
+			}
+			w.mu.Lock()
+			p := w.session
+			w.mu.Unlock()
+			stopNow(p, w.first, sig)
+		}
+	}
 }
 
 // attach gives the watch the open session, which a second signal closes.
@@ -444,8 +459,10 @@ func (w *signalWatch) attach(p *Context) {
 	if w == nil {
 		return
 	}
-	w.session <- p
-	if w.timer == nil {
+	w.mu.Lock()
+	w.session = p
+	w.mu.Unlock()
+	if w.installed != nil {
 		<-w.installed
 	}
 }
@@ -456,7 +473,13 @@ func (w *signalWatch) stop() *SignalError {
 	if w == nil || (w.timer != nil && w.timer.Stop()) {
 		return nil // never installed
 	}
-	<-w.installed
+	w.mu.Lock()
+	w.stopped = true
+	started := w.done != nil
+	w.mu.Unlock()
+	if !started {
+		return nil // the timer fired, and its watch will install nothing
+	}
 	close(w.done)
 	<-w.exited
 	signalStop(w.sigs)

@@ -88,27 +88,26 @@ func TestRunSecondSignalEndsProcess(t *testing.T) {
 // With the default delay, the handling is installed while a job that runs
 // longer is running, and a signal then cancels its ctx.
 func TestRunSignalHandlingInstalledAfterDelay(t *testing.T) {
-	// The test's own Notify keeps SIGUSR1 from ending the test binary while
-	// Run's handling is not in place yet.
-	own := make(chan os.Signal, 1)
-	signal.Notify(own, syscall.SIGUSR1)
-	defer signal.Stop(own)
+	installed := make(chan struct{})
+	savedNotify := signalNotify
+	t.Cleanup(func() { signalNotify = savedNotify })
+	signalNotify = func(c chan<- os.Signal, sig ...os.Signal) { signal.Notify(c, sig...); close(installed) }
 	opts, read := runOpts(t, testData())
 	opts = append(opts, WithSignals(syscall.SIGUSR1))
 	start := time.Now()
 	err := Run(context.Background(), func(ctx context.Context, p *Context) error {
-		tick := time.NewTicker(time.Millisecond)
-		defer tick.Stop()
-		timeout := time.After(time.Minute)
-		for {
-			select {
-			case <-ctx.Done():
-				return context.Cause(ctx)
-			case <-tick.C:
-				_ = syscall.Kill(os.Getpid(), syscall.SIGUSR1)
-			case <-timeout:
-				return errors.New("the signal handling was never installed")
-			}
+		select {
+		case <-installed:
+		case <-time.After(time.Minute):
+			return errors.New("the signal handling was never installed")
+		}
+		// One signal only: a second one would end the test binary.
+		_ = syscall.Kill(os.Getpid(), syscall.SIGUSR1)
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-time.After(time.Minute):
+			return errors.New("the signal did not cancel the job's ctx")
 		}
 	}, opts...)
 	var se *SignalError
