@@ -63,6 +63,12 @@ func (c *FileChannel) WriteMessage(msg Message) error {
 // startLine returns c.line emptied, beginning with a newline when a partial
 // line was left in the file.
 func (c *FileChannel) startLine() []byte {
+	if c.line == nil {
+		// Room for most messages at once, in the allocator's size class
+		// of the report methods' params buffers (paramsPool): a small job
+		// starts one span of that class, not two.
+		c.line = make([]byte, 0, 1024)
+	}
 	line := c.line[:0]
 	if c.broken {
 		line = append(line, '\n')

@@ -252,8 +252,8 @@ func newContext(ctx context.Context, c *config) (*Context, error) {
 	// One place applies stdio capture, for every writer, when the reader
 	// asks for it.
 	channel = CaptureStdio(channel, msgParams)
-	extras := map[string]any{}
-	if ep, ok := c.writer.(OpenedExtrasProvider); ok {
+	var extras map[string]any
+	if ep, ok := openedExtrasProvider(c.writer); ok {
 		e, err := ep.OpenedExtras(ctx)
 		if err != nil {
 			return nil, errors.Join(err, channel.Close())
@@ -283,6 +283,18 @@ func newContext(ctx context.Context, c *config) (*Context, error) {
 		return nil, errors.Join(fmt.Errorf("pipes: sending the opened message: %w", err), channel.Close())
 	}
 	return p, nil
+}
+
+// openedExtrasProvider is w as an OpenedExtrasProvider, if it is one. The
+// default writer is told apart first: asserting one interface to another
+// makes the runtime look for, or build, the pair's method table, and on a
+// process's first call that costs a small job a few page faults.
+func openedExtrasProvider(w MessageWriter) (OpenedExtrasProvider, bool) {
+	if _, isDefault := w.(DefaultMessageWriter); isDefault {
+		return nil, false
+	}
+	ep, ok := w.(OpenedExtrasProvider)
+	return ep, ok
 }
 
 func loadContext(ctx context.Context, c *config) (*ContextData, error) {
