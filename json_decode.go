@@ -3,6 +3,7 @@ package pipes
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -66,45 +67,22 @@ func (d *fastJSON) value(depth int) (any, bool) {
 	}
 	switch c := d.in[d.pos]; {
 	case c == '{':
-		d.pos++
 		m := map[string]any{}
-		d.space()
-		if d.pos < len(d.in) && d.in[d.pos] == '}' {
-			d.pos++
-			return m, true
-		}
-		for {
-			d.space()
-			k, ok := d.str()
-			if !ok {
-				return nil, false
-			}
-			d.space()
-			if d.pos >= len(d.in) || d.in[d.pos] != ':' {
-				return nil, false
-			}
-			d.pos++
+		ok := d.members(func(k string) bool {
 			v, ok := d.value(depth + 1)
 			if !ok {
-				return nil, false
+				return false
 			}
 			if _, seen := m[k]; seen {
 				d.dup = true
 			}
 			m[k] = v
-			d.space()
-			if d.pos >= len(d.in) {
-				return nil, false
-			}
-			d.pos++
-			switch d.in[d.pos-1] {
-			case ',':
-			case '}':
-				return m, true
-			default:
-				return nil, false
-			}
+			return true
+		})
+		if !ok {
+			return nil, false
 		}
+		return m, true
 	case c == '[':
 		d.pos++
 		a := []any{}
@@ -143,6 +121,54 @@ func (d *fastJSON) value(depth int) (any, bool) {
 	default:
 		return d.number()
 	}
+}
+
+// members reads the object at d.pos, calling member with each key once
+// the key's colon is read: member reads the value.
+func (d *fastJSON) members(member func(k string) bool) bool {
+	d.space()
+	if d.pos >= len(d.in) || d.in[d.pos] != '{' {
+		return false
+	}
+	d.pos++
+	d.space()
+	if d.pos < len(d.in) && d.in[d.pos] == '}' {
+		d.pos++
+		return true
+	}
+	for {
+		d.space()
+		k, ok := d.str()
+		if !ok {
+			return false
+		}
+		d.space()
+		if d.pos >= len(d.in) || d.in[d.pos] != ':' {
+			return false
+		}
+		d.pos++
+		if !member(k) {
+			return false
+		}
+		d.space()
+		if d.pos >= len(d.in) {
+			return false
+		}
+		d.pos++
+		switch d.in[d.pos-1] {
+		case ',':
+		case '}':
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// null reads a null at d.pos, if there is one.
+func (d *fastJSON) null() bool {
+	d.space()
+	return d.pos < len(d.in) && d.in[d.pos] == 'n' && d.literal("null")
 }
 
 func (d *fastJSON) literal(word string) bool {
@@ -275,103 +301,142 @@ func (d *fastJSON) escaped(start int) (string, bool) {
 	return "", false
 }
 
-// contextDataFast maps a decoded context object to ContextData as
-// encoding/json does, or gives up (see the top of this file).
+// contextDataFast decodes a context object into ContextData as
+// encoding/json does, or gives up (see the top of this file). It reads the
+// top-level object and the two maps by asset key straight into their Go
+// types, without a map[string]any of each first.
 func contextDataFast(raw []byte) (*ContextData, bool) {
-	v, dup, ok := decodeJSONFast(raw)
-	if !ok || dup {
-		return nil, false
-	}
-	top, ok := v.(map[string]any)
-	if !ok {
-		return nil, false
-	}
+	d := fastJSON{in: raw}
 	data := &ContextData{}
-	for k, v := range top {
-		switch k {
-		case "asset_keys":
-			if v == nil {
-				continue
-			}
-			a, ok := v.([]any)
-			if !ok {
-				return nil, false
-			}
-			data.AssetKeys = make([]string, len(a))
-			for i, e := range a {
-				if data.AssetKeys[i], ok = e.(string); !ok {
-					return nil, false
-				}
-			}
-		case "code_version_by_asset_key":
-			if v == nil {
-				continue
-			}
-			if data.CodeVersionByAssetKey, ok = mapOf(v, optionalString); !ok {
-				return nil, false
-			}
-		case "provenance_by_asset_key":
-			if v == nil {
-				continue
-			}
-			if data.ProvenanceByAssetKey, ok = mapOf(v, provenanceFast); !ok {
-				return nil, false
-			}
-		case "partition_key":
-			if data.PartitionKey, ok = optionalString(v); !ok {
-				return nil, false
-			}
-		case "job_name":
-			if data.JobName, ok = optionalString(v); !ok {
-				return nil, false
-			}
-		case "partition_key_range":
-			s, e, present, ok := startEndFast(v)
-			if !ok {
-				return nil, false
-			}
-			if present {
-				data.PartitionKeyRange = &PartitionKeyRange{Start: s, End: e}
-			}
-		case "partition_time_window":
-			s, e, present, ok := startEndFast(v)
-			if !ok {
-				return nil, false
-			}
-			if present {
-				data.PartitionTimeWindow = &PartitionTimeWindowStrings{Start: s, End: e}
-			}
-		case "run_id":
-			if data.RunID, ok = v.(string); !ok {
-				return nil, false
-			}
-		case "retry_number":
-			n, ok := v.(json.Number)
-			if !ok {
-				return nil, false
-			}
-			i, err := strconv.ParseInt(string(n), 10, strconv.IntSize)
-			if err != nil {
-				return nil, false
-			}
-			data.RetryNumber = int(i)
-		case "extras":
-			if v == nil {
-				continue
-			}
-			if data.Extras, ok = v.(map[string]any); !ok {
-				return nil, false
-			}
-		default:
+	var seen uint16 // the keys of contextDataKeys met so far
+	ok := d.members(func(k string) bool {
+		i := slices.Index(contextDataKeys, k)
+		if i < 0 {
 			if !ignoredKey(k, contextDataKeys) {
-				return nil, false
+				return false
 			}
+			_, ok := d.value(1)
+			return ok
 		}
+		if seen&(1<<i) != 0 {
+			return false // twice: encoding/json keeps the last one; let it
+		}
+		seen |= 1 << i
+		return d.contextField(data, k)
+	})
+	if !ok || d.dup {
+		return nil, false
+	}
+	d.space()
+	if d.pos != len(d.in) {
+		return nil, false
 	}
 	if data.Extras == nil {
 		data.Extras = map[string]any{}
 	}
 	return data, true
+}
+
+// contextField reads the value of the ContextData field named k.
+func (d *fastJSON) contextField(data *ContextData, k string) bool {
+	var ok bool
+	switch k {
+	case "code_version_by_asset_key":
+		data.CodeVersionByAssetKey, ok = objectOf(d, func() (*string, bool) {
+			v, ok := d.value(2)
+			if !ok {
+				return nil, false
+			}
+			return optionalString(v)
+		})
+		return ok
+	case "provenance_by_asset_key":
+		data.ProvenanceByAssetKey, ok = objectOf(d, func() (*DataProvenance, bool) {
+			v, ok := d.value(2)
+			if !ok {
+				return nil, false
+			}
+			return provenanceFast(v)
+		})
+		return ok
+	}
+	v, ok := d.value(1)
+	if !ok {
+		return false
+	}
+	switch k {
+	case "asset_keys":
+		if v == nil {
+			return true
+		}
+		a, ok := v.([]any)
+		if !ok {
+			return false
+		}
+		data.AssetKeys = make([]string, len(a))
+		for i, e := range a {
+			if data.AssetKeys[i], ok = e.(string); !ok {
+				return false
+			}
+		}
+	case "partition_key":
+		data.PartitionKey, ok = optionalString(v)
+	case "job_name":
+		data.JobName, ok = optionalString(v)
+	case "partition_key_range":
+		var s, e string
+		var present bool
+		s, e, present, ok = startEndFast(v)
+		if ok && present {
+			data.PartitionKeyRange = &PartitionKeyRange{Start: s, End: e}
+		}
+	case "partition_time_window":
+		var s, e string
+		var present bool
+		s, e, present, ok = startEndFast(v)
+		if ok && present {
+			data.PartitionTimeWindow = &PartitionTimeWindowStrings{Start: s, End: e}
+		}
+	case "run_id":
+		data.RunID, ok = v.(string)
+	case "retry_number":
+		n, isNumber := v.(json.Number)
+		if !isNumber {
+			return false
+		}
+		i, err := strconv.ParseInt(string(n), 10, strconv.IntSize)
+		if err != nil {
+			return false
+		}
+		data.RetryNumber, ok = int(i), true
+	case "extras":
+		if v == nil {
+			return true
+		}
+		data.Extras, ok = v.(map[string]any)
+	}
+	return ok
+}
+
+// objectOf reads null (a nil map) or an object whose values read reads; a
+// key twice sets d.dup.
+func objectOf[T any](d *fastJSON, read func() (T, bool)) (map[string]T, bool) {
+	if d.null() {
+		return nil, true
+	}
+	m := map[string]T{}
+	ok := d.members(func(k string) bool {
+		v, ok := read()
+		if !ok {
+			return false
+		}
+		if _, seen := m[k]; seen {
+			d.dup = true
+		}
+		m[k] = v
+		return true
+	})
+	return m, ok
 }
 
 var contextDataKeys = []string{"asset_keys", "code_version_by_asset_key", "provenance_by_asset_key", "partition_key",
@@ -474,22 +539,6 @@ func provenanceFast(v any) (*DataProvenance, bool) {
 		}
 	}
 	return p, true
-}
-
-// mapOf converts a decoded JSON object whose values conv accepts; false if v
-// is not an object or conv refuses a value.
-func mapOf[T any](v any, conv func(any) (T, bool)) (map[string]T, bool) {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, false
-	}
-	out := make(map[string]T, len(m))
-	for k, e := range m {
-		if out[k], ok = conv(e); !ok {
-			return nil, false
-		}
-	}
-	return out, true
 }
 
 // internedKey returns the constant equal to s for the keys of the context

@@ -22,7 +22,8 @@ var contextSeeds = []string{
 	`{"partition_key_range": {"start": "a"}, "partition_key_range": {"end": "b"}}`, `{"partition_key_range": {}}`,
 	`{"partition_time_window": {"start": "2024-01-01T00:00:00+00:00", "end": "2024-01-02T00:00:00+00:00", "x": [1]}}`,
 	`{"partition_time_window": {"START": "a"}}`, `{"extras": null}`, `{"extras": {"n": 12345678901234567890, "f": 1.5e3, "l": [], "o": {}}}`,
-	`{"job_name": 1}`, `{"unknown": {"deep": [1, 2]}}`, `{"extras": {"a": 1, "a": 2}}`,
+	`{"job_name": 1}`, `{"unknown": {"deep": [1, 2]}}`, `{"extras": {"a": 1, "a": 2}}`, `{"x": 1, "x": 2, "run_id": "r"}`,
+	`{"code_version_by_asset_key": {"a": "1", "a": "2"}}`, `{"code_version_by_asset_key": null, "provenance_by_asset_key": null}`,
 }
 
 // A context as Dagster writes it, and the bootstrap values, take the fast
