@@ -59,8 +59,9 @@ func inflateZlib(in []byte, maxSize int) ([]byte, error) {
 		return nil, errZlibDictionary
 	}
 	// JSON bootstrap values inflate to about three times their size: one
-	// allocation for most, instead of append's doublings from nothing.
-	f := inflater{in: in, pos: 2, max: maxSize, out: make([]byte, 0, min(maxSize, 4*len(in)))}
+	// allocation for most, instead of append's doublings from nothing
+	// (large values grow by append, not by a guess).
+	f := inflater{in: in, pos: 2, max: maxSize, out: make([]byte, 0, min(maxSize, 4*len(in), 64<<10))}
 	if !f.run() {
 		return nil, f.err
 	}
