@@ -196,38 +196,37 @@ var (
 // compute it from the code instead of looking it up in tables: tables would
 // be built at every process's start, or grow the first decode's stack.
 func (f *inflater) fixedLiteral() (int, bool) {
-	code := 0
-	for range 7 {
-		b, ok := f.bits(1)
-		if !ok {
-			return 0, false
-		}
-		code = code<<1 | int(b)
+	code, ok := f.codeBits(7)
+	if !ok {
+		return 0, false
 	}
 	if code <= 0x17 {
 		return 256 + code, true // 7 bits: 256–279
 	}
-	b, ok := f.bits(1)
+	b, ok := f.codeBits(1)
 	if !ok {
 		return 0, false
 	}
-	code = code<<1 | int(b)
+	code = code<<1 | b
 	switch {
 	case code >= 0x30 && code <= 0xbf:
 		return code - 0x30, true // 8 bits: 0–143
 	case code >= 0xc0 && code <= 0xc7:
 		return 280 + code - 0xc0, true // 8 bits: 280–287
 	}
-	b, ok = f.bits(1)
-	if !ok {
+	if b, ok = f.codeBits(1); !ok {
 		return 0, false
 	}
-	return 144 + (code<<1 | int(b)) - 0x190, true // 9 bits: 144–255
+	return 144 + (code<<1 | b) - 0x190, true // 9 bits: 144–255
 }
 
-func (f *inflater) fixedDistance() (int, bool) {
+func (f *inflater) fixedDistance() (int, bool) { return f.codeBits(5) }
+
+// codeBits reads n bits of a Huffman code, which DEFLATE sends first bit
+// highest.
+func (f *inflater) codeBits(n int) (int, bool) {
 	code := 0
-	for range 5 {
+	for range n {
 		b, ok := f.bits(1)
 		if !ok {
 			return 0, false

@@ -383,18 +383,15 @@ func (d *fastJSON) contextField(data *ContextData, k string) bool {
 		data.PartitionKey, ok = optionalString(v)
 	case "job_name":
 		data.JobName, ok = optionalString(v)
-	case "partition_key_range":
+	case "partition_key_range", "partition_time_window":
 		var s, e string
 		var present bool
 		s, e, present, ok = startEndFast(v)
-		if ok && present {
+		switch {
+		case !ok || !present:
+		case k == "partition_key_range":
 			data.PartitionKeyRange = &PartitionKeyRange{Start: s, End: e}
-		}
-	case "partition_time_window":
-		var s, e string
-		var present bool
-		s, e, present, ok = startEndFast(v)
-		if ok && present {
+		default:
 			data.PartitionTimeWindow = &PartitionTimeWindowStrings{Start: s, End: e}
 		}
 	case "run_id":
