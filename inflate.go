@@ -363,17 +363,20 @@ func (f *inflater) dynamic(lit, dist *huffman) bool {
 	return true
 }
 
+// symbol reads a symbol of h, or of the fixed code that fixed reads when h
+// is nil.
+func (f *inflater) symbol(h *huffman, fixed func() (int, bool)) (int, bool) {
+	if h == nil {
+		return fixed()
+	}
+	return f.decode(h)
+}
+
 // codes decodes a block's literals and matches up to its end code, in the
 // fixed codes if lit and dist are nil.
 func (f *inflater) codes(lit, dist *huffman) bool {
 	for {
-		var sym int
-		var ok bool
-		if lit == nil {
-			sym, ok = f.fixedLiteral()
-		} else {
-			sym, ok = f.decode(lit)
-		}
+		sym, ok := f.symbol(lit, f.fixedLiteral)
 		if !ok {
 			return false
 		}
@@ -395,12 +398,7 @@ func (f *inflater) codes(lit, dist *huffman) bool {
 			return false
 		}
 		n := int(lengthBase[sym]) + int(e)
-		var d int
-		if dist == nil {
-			d, ok = f.fixedDistance()
-		} else {
-			d, ok = f.decode(dist)
-		}
+		d, ok := f.symbol(dist, f.fixedDistance)
 		if !ok {
 			return false
 		}

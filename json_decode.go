@@ -67,18 +67,7 @@ func (d *fastJSON) value(depth int) (any, bool) {
 	}
 	switch c := d.in[d.pos]; {
 	case c == '{':
-		m := map[string]any{}
-		ok := d.members(func(k string) bool {
-			v, ok := d.value(depth + 1)
-			if !ok {
-				return false
-			}
-			if _, seen := m[k]; seen {
-				d.dup = true
-			}
-			m[k] = v
-			return true
-		})
+		m, ok := objectOf(d, func() (any, bool) { return d.value(depth + 1) })
 		if !ok {
 			return nil, false
 		}
